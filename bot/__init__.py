@@ -1,0 +1,1 @@
+"""Impact: customers' own words in the channels where teams work."""

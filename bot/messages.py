@@ -1,0 +1,136 @@
+"""The message catalog: every text a user sees, keyed by message id.
+
+English is complete; German and Dutch fall back to English until they are translated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EN: dict[str, str] = {
+    # The modal
+    "modal.title": "Customer voice",
+    "modal.title_edit": "Edit customer voice",
+    "modal.submit": "Save",
+    "modal.cancel": "Cancel",
+    "modal.customer": "Customer",
+    "modal.customer_hint": "Company or person, e.g. Acme Corp",
+    "modal.quote": "What they said",
+    "modal.quote_hint": "Their own words, as close to verbatim as you can.",
+    "modal.contact": "Who said it",
+    "modal.contact_hint": "Role or name, e.g. Head of Finance",
+    "modal.impact": "What changed for them",
+    "modal.kind": "Kind",
+    "modal.tags": "Tags",
+    "modal.tags_hint": "Team or product area, separated by commas",
+    "modal.credited": "Colleagues who made it possible",
+    "modal.consent": "Consent",
+    "modal.source": "Source link",
+    "kind.praise": "Praise",
+    "kind.complaint": "Complaint",
+    "kind.idea": "Idea",
+    "kind.referral": "Referral",
+    "consent.internal": "Internal: may be posted in our channels",
+    "consent.anonymous": "Anonymous: post without customer and contact names",
+    "consent.public": "Public: may be quoted outside the company",
+    # Field errors
+    "error.required": "Please fill this in.",
+    "error.too_long": "This is {length} characters; the limit is {limit}.",
+    "error.choice": "Choose one of: {choices}.",
+    "error.too_many_tags": "Use at most {limit} tags.",
+    "error.tag_too_long": "Each tag can be at most {limit} characters.",
+    "error.credited": "Choose colleagues from the list.",
+    "error.source": "Use a link starting with http:// or https://",
+    # Quick log and confirmations
+    "saved": "Saved. This is how your customer's voice will appear:",
+    "updated": "Updated. This is how it will appear now:",
+    "deleted": "Deleted the story from {customer}.",
+    "button.edit": "Edit",
+    "button.delete": "Delete",
+    "confirm.delete_title": "Delete this story?",
+    "confirm.delete_text": "The story from {customer} will no longer be featured or listed.",
+    "confirm.delete_yes": "Delete",
+    "confirm.delete_no": "Keep it",
+    "too_long": (
+        "That quote is {length} characters; a story can hold at most {limit}. "
+        "Nothing was saved. Here is your text so you can shorten it:"
+    ),
+    "field_too_long": (
+        "The {field} is {length} characters; the limit is {limit}. Nothing was saved. Here is your text:"
+    ),
+    "invalid": "That story could not be saved: {problems}. Here is your text:",
+    "not_found": "That story no longer exists.",
+    "not_yours": "Only the author or a manager can change this story.",
+    "db_unavailable": (
+        "Sorry, I couldn't reach my database just now, so nothing was saved. "
+        "Please try again in a minute. Your text:"
+    ),
+    "db_unavailable_short": ("Sorry, I couldn't reach my database just now. Please try again in a minute."),
+    "slack_error.not_in_channel": (
+        "I'm not in this channel yet. Invite me with `/invite @Impact` and try again."
+    ),
+    "slack_error.channel_not_found": (
+        "I can't see that channel. Invite me with `/invite @Impact` and try again."
+    ),
+    "slack_error.other": "Slack answered with an error ({error}). Please try again.",
+    # Help
+    "help": (
+        "*Share what a customer said* — their own words inspire the team more than any "
+        "retelling.\n"
+        "• `/impact` opens a form.\n"
+        "• `/impact Acme Corp: They closed the quarter a week early with the new export` "
+        "logs it in one go. Mention colleagues (`@ann`) to credit them.\n"
+        "• Also `Acme - …`, `Acme — …` or `Acme | …`.\n"
+        "• `/impact list` (or `mine`) shows your recent stories, with Edit and Delete.\n"
+        "• `/impact search export` finds stories of this workspace.\n"
+        "• On any message: ⋯ → *Save as customer voice*."
+    ),
+    "help.manager": (
+        "*For managers*\n"
+        "• `/impact story [#channel] [customer or tag]` previews a story to post now.\n"
+        "• `/impact schedule` sets this channel's weekly story and stand-up prompts; "
+        "`/impact schedule off` removes them.\n"
+        "• `/impact stats` shows this week's insights."
+    ),
+    # Lists
+    "list.title": "Your recent customer voices:",
+    "list.empty": "You haven't shared a customer voice yet. Try `/impact Acme: what they said`.",
+    "search.title": "Stories matching “{query}”:",
+    "search.empty": "No stories match “{query}”.",
+    "search.usage": "Tell me what to look for, e.g. `/impact search onboarding`.",
+    "list.more": "Showing the {count} most recent.",
+    # Story rendering
+    "story.header": "Customer of the week: {customer}",
+    "story.header_anonymous": "Customer of the week: a customer",
+    "story.said": "— {contact}, {customer}",
+    "story.said_customer": "— {customer}",
+    "story.what_changed": "*What changed:* {impact}",
+    "story.shared_by": "Shared by {author}",
+    "story.made_possible": "Made possible by {people}",
+    "story.question": "Who on our team touched this customer's journey? Reply in the thread.",
+    "story.kind": "{kind}",
+    "story.invitation": (
+        "No customer voice to share this week yet. Heard something from a customer? "
+        "Share it with `/impact Customer: what they said` and it may be next week's story."
+    ),
+    "story.truncated": "… (shortened)",
+    "manager_only": "Only managers can do that. Ask a manager, or see `/impact help`.",
+    "unknown_action": "Sorry, I didn't understand that button. Please try again.",
+}
+
+CATALOG: dict[str, dict[str, str]] = {"en": EN, "de": {}, "nl": {}}
+
+
+def t(message_id: str, language: str = "en", /, **params: Any) -> str:
+    """The text for `message_id` in `language` (English when missing), filled with params."""
+    template = CATALOG.get(language, {}).get(message_id) or EN[message_id]
+    return template.format(**params) if params else template
+
+
+def language_for_locale(locale: str | None, default: str = "en") -> str:
+    """Slack locales like 'de-DE' map to our language codes; unknown ones give the default."""
+    if locale:
+        code = locale.split("-")[0].lower()
+        if code in CATALOG:
+            return code
+    return default

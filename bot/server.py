@@ -1,0 +1,41 @@
+"""HTTP mode: a WSGI app with /slack/events and /healthz, served by waitress."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def wsgi_app(app: App, db: Database) -> Callable[..., Iterable[bytes]]:
+    """Route /healthz ourselves; everything else (events, OAuth) goes to Bolt's WSGI adapter."""
+    bolt = SlackRequestHandler(app, path="/slack/events")
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            healthy = db.ping()
+            body = json.dumps({"status": "ok" if healthy else "database unavailable"}).encode()
+            start_response(
+                "200 OK" if healthy else "503 Service Unavailable",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        return bolt(environ, start_response)
+
+    return application
+
+
+def serve(app: App, db: Database, host: str, port: int) -> None:
+    """Serve until interrupted, with a production WSGI server."""
+    import waitress
+
+    log.info("listening on http://%s:%s/slack/events", host, port)
+    waitress.serve(wsgi_app(app, db), host=host, port=port, threads=8, ident="impact")

@@ -1,0 +1,31 @@
+"""Catch-alls, registered last: unknown ids are logged and acked, never a crash or a 404."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.app import Services
+from handlers.common import log
+
+ANY = re.compile(".*")
+
+
+def register(app: Any, services: Services) -> None:
+    def unknown_action(ack: Any, body: dict[str, Any]) -> None:
+        ack()
+        ids = [a.get("action_id") for a in body.get("actions") or []]
+        log.warning("no handler for action_id %s", ids)
+
+    def unknown_view(ack: Any, body: dict[str, Any]) -> None:
+        ack()
+        log.warning("no handler for view callback_id %r", (body.get("view") or {}).get("callback_id"))
+
+    def unknown_shortcut(ack: Any, body: dict[str, Any]) -> None:
+        ack()
+        log.warning("no handler for shortcut callback_id %r", body.get("callback_id"))
+
+    app.action(ANY)(unknown_action)
+    app.view(ANY)(unknown_view)
+    app.view_closed(ANY)(lambda ack: ack())
+    app.shortcut(ANY)(unknown_shortcut)

@@ -1,0 +1,100 @@
+"""Modal submissions: the story modal saves or updates a story, with inline field errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from bot.app import Services
+from bot.messages import t
+from bot.modal import CALLBACK_ID, read_metadata, read_submission
+from bot.render import confirmation_blocks
+from bot.story import Story, validate
+from handlers.common import DB_ERRORS, is_manager, language, log, team_ids
+from storage import queries
+
+
+def register(app: Any, services: Services) -> None:
+    def story_submitted(
+        ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, context: Any
+    ) -> None:
+        save_from_modal(services, ack, body, view, client, context)
+
+    app.view(CALLBACK_ID)(story_submitted)
+
+
+def save_from_modal(
+    services: Services,
+    ack: Any,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: Any,
+    context: Any,
+) -> None:
+    """Validate, then store before acking, so a failure keeps the modal open with its text."""
+    lang = language(services, body)
+    draft = read_submission(view)
+    errors = validate(draft)
+    if errors:
+        ack(
+            response_action="errors",
+            errors={field: t(mid, lang, **params) for field, (mid, params) in errors.items()},
+        )
+        return
+    meta = read_metadata(view)
+    user = body["user"]["id"]
+    team, enterprise = team_ids(context, body)
+    story_id = meta.get("story_id")
+    try:
+        with services.db.session() as session:
+            ws = queries.workspace_id(session, team, enterprise)
+            story: Story | None
+            if story_id:
+                existing = queries.get_story(session, ws, int(story_id))
+                if existing is None:
+                    ack(response_action="errors", errors={"customer": t("not_found", lang)})
+                    return
+                if existing.author != user and not is_manager(services, client, context, body):
+                    ack(response_action="errors", errors={"customer": t("not_yours", lang)})
+                    return
+                story = queries.update_story(session, ws, int(story_id), draft)
+            else:
+                story = queries.add_story(
+                    session, ws, draft, author=user, channel=str(meta.get("channel") or "")
+                )
+    except DB_ERRORS as e:
+        log.error("could not save a modal submission: %r", e)
+        ack(response_action="errors", errors={"quote": t("db_unavailable_short", lang)})
+        return
+    ack()
+    if story is None:
+        return
+    confirm(client, user, meta, story, lang, "updated" if story_id else "saved")
+    if not story_id:
+        services.extras.get("on_story_saved", lambda *a: None)(story, client)
+
+
+def confirm(client: Any, user: str, meta: dict[str, Any], story: Story, lang: str, message_id: str) -> None:
+    """Show the saved story to its author: via response_url, else ephemeral, else a DM."""
+    blocks = confirmation_blocks(story, lang, message_id)
+    text = t(message_id, lang)
+    response_url = meta.get("response_url")
+    if response_url:
+        webhook = WebhookClient(response_url)
+        sent = webhook.send(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+        if sent.status_code == 200:
+            return
+        log.warning("response_url answered %s; falling back", sent.status_code)
+    channel = meta.get("channel")
+    try:
+        if channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
+            return
+    except SlackApiError as e:
+        log.info("ephemeral confirmation failed (%s); sending a DM", e.response.get("error"))
+    try:
+        client.chat_postMessage(channel=user, text=text, blocks=blocks)
+    except SlackApiError as e:
+        log.warning("could not confirm a saved story: %s", e.response.get("error"))

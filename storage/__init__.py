@@ -1,0 +1,1 @@
+"""Storage: models, the engine, query functions and migrations. Knows nothing of Slack."""
