@@ -71,8 +71,7 @@ def create_app(settings: Settings, db: Database, *, services: Services | None = 
         kwargs["oauth_settings"] = _oauth_settings(settings, db)
         kwargs["client"] = make_client(settings, token="")
     else:
-        kwargs["token"] = settings.bot_token
-        # auth.test at start would fail against an unreachable Slack; the doctor checks it.
+        # The client carries the bot token; auth.test at start would fail against an unreachable Slack; the doctor checks it.
         kwargs["token_verification_enabled"] = False
     app = App(**kwargs)
     app.error(_log_errors)

@@ -19,10 +19,10 @@ API_APP_ID = "A111"
 VERIFICATION_TOKEN = "legacy-verification-token"  # Slack still sends the deprecated token
 
 
-def signed_headers(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
+def signed_headers(secret: str, body: str, timestamp: int | None = None) -> dict[str, Any]:
     """Headers Slack sends with ``body``: v0 signature, timestamp and content type."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body) or ""
     ctype = "application/json" if body.lstrip().startswith("{") else (
         "application/x-www-form-urlencoded"
     )
@@ -244,7 +244,7 @@ def url_verification_body(challenge: str = "challenge-1") -> str:
     )
 
 
-def post(url: str, body: str, headers: dict[str, str], timeout: float = 10.0) -> tuple[int, str]:
+def post(url: str, body: str, headers: dict[str, Any], timeout: float = 10.0) -> tuple[int, str]:
     """POST ``body`` to ``url``; returns (status, body text) for any HTTP status."""
     req = urllib.request.Request(url, data=body.encode("utf-8"), headers=headers, method="POST")
     try:

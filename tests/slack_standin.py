@@ -350,9 +350,11 @@ class SlackStandin:
             return {"ok": False, "error": "no_text"}
         if call.method == "chat.postEphemeral":
             return {"message_ts": self._next_ts()}
+        # posting to a user id lands in the DM with them, as on Slack (same id as conversations.open)
+        ch = "D" + a["channel"] if a["channel"][:1] in ("U", "W") else a["channel"]
         msg = self._message(a, call, self._next_ts())
-        self.messages.setdefault(a["channel"], []).append(msg)
-        return {"channel": a["channel"], "ts": msg["ts"], "message": msg}
+        self.messages.setdefault(ch, []).append(msg)
+        return {"channel": ch, "ts": msg["ts"], "message": msg}
 
     def _update(self, call: Call) -> dict[str, Any]:
         a = call.args

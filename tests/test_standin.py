@@ -84,7 +84,9 @@ def test_form_and_json_bodies_and_config(standin: SlackStandin, client: WebClien
     calls = standin.calls_to("views.open") + standin.calls_to("views.update")
     assert [c.json_arg("view") for c in calls] == [view, view]
     assert isinstance(calls[1].args["view"], str)
-    assert client.conversations_open(users="U1")["channel"]["id"] == "DU1"
+    dm = client.conversations_open(users="U1")["channel"]["id"]
+    assert client.chat_postMessage(channel="U1", text="psst")["channel"] == dm == "DU1"
+    assert client.conversations_history(channel=dm)["messages"][0]["text"] == "psst"
     with pytest.raises(SlackApiError) as err:
         client.api_call("no.such.method")
     assert err.value.response["error"] == "unknown_method"
@@ -141,7 +143,9 @@ def test_error_rule_per_channel(standin: SlackStandin, client: WebClient) -> Non
 
 def test_delay_lets_client_time_out_after_effect(standin: SlackStandin) -> None:
     standin.delay("chat.postMessage", 2)
-    client = WebClient(base_url=standin.base_url, token="xoxb-t", timeout=0.2, retry_handlers=[])
+    # WebClient is typed for int seconds but passes the float to urllib unchanged
+    client = WebClient(base_url=standin.base_url, token="xoxb-t", timeout=0.2,  # type: ignore[arg-type]
+                       retry_handlers=[])
     with pytest.raises(TimeoutError):
         client.chat_postMessage(channel="C1", text="slow")
     assert len(standin.calls_to("chat.postMessage")) == 1  # recorded before the sleep
