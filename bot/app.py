@@ -55,7 +55,7 @@ class Services:
 
 def create_app(settings: Settings, db: Database, *, services: Services | None = None) -> App:
     """Build the Bolt app with every listener registered."""
-    from handlers import actions, commands, events, fallbacks, home, shortcuts, views
+    from handlers import actions, commands, events, fallbacks, home, manager, shortcuts, views
 
     services = services or Services(settings=settings, db=db)
     kwargs: dict[str, Any] = {
@@ -71,12 +71,21 @@ def create_app(settings: Settings, db: Database, *, services: Services | None = 
         kwargs["oauth_settings"] = _oauth_settings(settings, db)
         kwargs["client"] = make_client(settings, token="")
     else:
-        # The client carries the bot token; auth.test at start would fail against an unreachable Slack; the doctor checks it.
+        # The client carries the bot token. auth.test at start would fail where Slack is
+        # unreachable; `impact-bot doctor` checks the token instead.
         kwargs["token_verification_enabled"] = False
     app = App(**kwargs)
     app.error(_log_errors)
+    from bot.posting import Poster
+
+    services.extras["poster"] = Poster(
+        settings,
+        db,
+        services.managers,
+        client_for=services.extras.get("client_for") or (lambda team: app.client),
+    )
     # fallbacks last: Bolt runs the first listener that matches.
-    for module in (commands, views, actions, shortcuts, events, home, fallbacks):
+    for module in (commands, manager, views, actions, shortcuts, events, home, fallbacks):
         module.register(app, services)
     return app
 

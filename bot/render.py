@@ -145,7 +145,8 @@ def edit_delete_actions(story: Story, lang: str) -> ActionsBlock:
                 style="danger",
                 confirm=ConfirmObject(
                     title=t("confirm.delete_title", lang),
-                    text=shorten(t("confirm.delete_text", lang, customer=story.customer), 300, str),
+                    # mrkdwn: the customer name is escaped like any other user text.
+                    text=shorten(t("confirm.delete_text", lang, customer=story.customer), 300),
                     confirm=t("confirm.delete_yes", lang),
                     deny=t("confirm.delete_no", lang),
                 ),

@@ -86,3 +86,101 @@ class StoryRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ChannelRow(Base):
+    """A channel the bot posts to: its preferences and what was last posted."""
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("workspace_id", "channel_id", name="uq_channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    skip_dates: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The Slack error last reported to managers, so it is reported once, not every slot.
+    last_error: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ScheduleRow(Base):
+    """A weekly slot pattern for one channel: kind is 'story' or 'prompt'."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (UniqueConstraint("channel_row_id", "kind", name="uq_schedule_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_row_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    weekdays: Mapped[str] = mapped_column(String(32))  # "mon,wed,fri"
+    time: Mapped[str] = mapped_column(String(5))  # "09:00"
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SlotClaim(Base):
+    """The durable claim that makes a scheduled slot post exactly once across processes."""
+
+    __tablename__ = "slot_claims"
+    __table_args__ = (UniqueConstraint("workspace_id", "channel_id", "kind", "slot_at", name="uq_slot"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    slot_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # claimed -> posted | skipped | failed
+    status: Mapped[str] = mapped_column(String(16), default="claimed")
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    message_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class PostRow(Base):
+    """A message the bot posted into a channel: a story, a prompt or an invitation."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "ts", name="uq_post_ts"),
+        Index("ix_posts_channel_time", "workspace_id", "channel_id", "posted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), nullable=True)
+    prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ReactionRow(Base):
+    """One user's reaction on one bot post; unique, so Slack's event retries never count twice."""
+
+    __tablename__ = "reactions"
+    __table_args__ = (UniqueConstraint("channel_id", "ts", "user_id", "reaction", name="uq_reaction"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    reaction: Mapped[str] = mapped_column(String(100))
+
+
+class CustomPrompt(Base):
+    """A stand-up prompt a manager added for the workspace."""
+
+    __tablename__ = "custom_prompts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(32), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -191,3 +191,13 @@ def has_story(session: Session, ws: int, customer: str, quote: str) -> bool:
     """True when a live story with this customer and quote exists (re-imports skip it)."""
     query = select(StoryRow.id).where(StoryRow.customer == customer, StoryRow.quote == quote, *_live(ws))
     return session.scalar(query.limit(1)) is not None
+
+
+def workspace_language(session: Session, ws: int) -> str | None:
+    return session.scalar(select(Workspace.language).where(Workspace.id == ws))
+
+
+def set_workspace_language(session: Session, ws: int, language: str | None) -> None:
+    row = session.get(Workspace, ws)
+    if row is not None:
+        row.language = language

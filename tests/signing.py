@@ -23,9 +23,7 @@ def signed_headers(secret: str, body: str, timestamp: int | None = None) -> dict
     """Headers Slack sends with ``body``: v0 signature, timestamp and content type."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body) or ""
-    ctype = "application/json" if body.lstrip().startswith("{") else (
-        "application/x-www-form-urlencoded"
-    )
+    ctype = "application/json" if body.lstrip().startswith("{") else ("application/x-www-form-urlencoded")
     return {
         "Content-Type": ctype,
         "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
@@ -103,11 +101,17 @@ def block_action_payload(
         container = (
             {"type": "view", "view_id": view.get("id", "V1")}
             if view is not None
-            else {"type": "message", "message_ts": message_ts, "channel_id": channel_id,
-                  "is_ephemeral": False}
+            else {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel_id,
+                "is_ephemeral": False,
+            }
         )
     action: dict[str, Any] = {
-        "action_id": action_id, "block_id": block_id, "type": action_type,
+        "action_id": action_id,
+        "block_id": block_id,
+        "type": action_type,
         "action_ts": f"{int(time.time())}.000001",
     }
     if action_type == "static_select":
@@ -170,12 +174,22 @@ def view_submission_payload(
         "token": VERIFICATION_TOKEN,
         "trigger_id": trigger_id,
         "view": {
-            "id": view_id, "team_id": team_id, "type": "modal", "blocks": [],
-            "private_metadata": private_metadata, "callback_id": callback_id,
-            "state": {"values": _state(state_values)}, "hash": "1700000000.abc",
-            "title": {"type": "plain_text", "text": "Impact"}, "clear_on_close": False,
-            "notify_on_close": False, "root_view_id": view_id, "previous_view_id": None,
-            "app_id": API_APP_ID, "external_id": "", "bot_id": "BBOT",
+            "id": view_id,
+            "team_id": team_id,
+            "type": "modal",
+            "blocks": [],
+            "private_metadata": private_metadata,
+            "callback_id": callback_id,
+            "state": {"values": _state(state_values)},
+            "hash": "1700000000.abc",
+            "title": {"type": "plain_text", "text": "Impact"},
+            "clear_on_close": False,
+            "notify_on_close": False,
+            "root_view_id": view_id,
+            "previous_view_id": None,
+            "app_id": API_APP_ID,
+            "external_id": "",
+            "bot_id": "BBOT",
         },
         "response_urls": [],
         "is_enterprise_install": False,
@@ -208,8 +222,7 @@ def message_action_payload(
         "trigger_id": trigger_id,
         "response_url": response_url,
         "message_ts": message_ts,
-        "message": {"type": "message", "user": message_user, "text": message_text,
-                    "ts": message_ts},
+        "message": {"type": "message", "user": message_user, "text": message_text, "ts": message_ts},
     }
 
 
@@ -220,28 +233,33 @@ def event_body(
     bot_user_id: str = "UBOT",
 ) -> str:
     """An Events API ``event_callback`` envelope around ``event``, as JSON."""
-    return json.dumps({
-        "token": VERIFICATION_TOKEN,
-        "team_id": team_id,
-        "api_app_id": API_APP_ID,
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id,
-        "event_time": int(time.time()),
-        "authorizations": [{
-            "enterprise_id": None, "team_id": team_id, "user_id": bot_user_id,
-            "is_bot": True, "is_enterprise_install": False,
-        }],
-        "is_ext_shared_channel": False,
-        "event_context": f"4-{event_id}",
-    })
+    return json.dumps(
+        {
+            "token": VERIFICATION_TOKEN,
+            "team_id": team_id,
+            "api_app_id": API_APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": team_id,
+                    "user_id": bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+            "event_context": f"4-{event_id}",
+        }
+    )
 
 
 def url_verification_body(challenge: str = "challenge-1") -> str:
     """The ``url_verification`` handshake body Slack sends when the events URL is set."""
-    return json.dumps(
-        {"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"}
-    )
+    return json.dumps({"token": VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"})
 
 
 def post(url: str, body: str, headers: dict[str, Any], timeout: float = 10.0) -> tuple[int, str]:

@@ -14,10 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 SPEC_PATH = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "slack-web-api-spec"
-    / "slack_web_openapi_v2.json"
+    Path(__file__).resolve().parents[2] / "shared" / "slack-web-api-spec" / "slack_web_openapi_v2.json"
 )
 
 # sent in the Authorization header by slack_sdk, never as an argument
@@ -66,8 +63,7 @@ def required_args(method: str) -> list[str]:
     return sorted(
         name
         for name, p in params.items()
-        if p.get("required") and p.get("in") in ("formData", "query")
-        and name not in _IGNORED_PARAMS
+        if p.get("required") and p.get("in") in ("formData", "query") and name not in _IGNORED_PARAMS
     )
 
 
@@ -92,6 +88,4 @@ def assert_calls_match_spec(calls: Iterable[CallLike]) -> None:
     """Raise AssertionError listing every problem found in ``calls``."""
     problems = [problem for call in calls for problem in check_call(call)]
     if problems:
-        raise AssertionError(
-            "Slack calls do not match the Web API spec:\n  " + "\n  ".join(problems)
-        )
+        raise AssertionError("Slack calls do not match the Web API spec:\n  " + "\n  ".join(problems))

@@ -194,9 +194,7 @@ class SlackStandin:
             self.reset_faults()
 
     # ---- configuration / fault injection ---------------------------------------------------
-    def fail(
-        self, method: str, status: int = 429, times: int | None = 1, retry_after: int = 1
-    ) -> None:
+    def fail(self, method: str, status: int = 429, times: int | None = 1, retry_after: int = 1) -> None:
         """Answer the next ``times`` calls to ``method`` (``"*"`` = any) with HTTP ``status``.
 
         429 answers carry ``Retry-After: retry_after``.  These attempts are recorded in
@@ -206,9 +204,7 @@ class SlackStandin:
             rule = _Rule(status=status, retry_after=retry_after, remaining=times)
             self._fails.setdefault(method, []).append(rule)
 
-    def error(
-        self, method: str, error: str, times: int | None = None, channel: str | None = None
-    ) -> None:
+    def error(self, method: str, error: str, times: int | None = None, channel: str | None = None) -> None:
         """Answer calls to ``method`` with 200 ``{"ok": false, "error": error}``.
 
         ``times=None`` means always; ``channel`` restricts the rule to that channel arg.
@@ -333,8 +329,13 @@ class SlackStandin:
 
     # ---- default answers (each returns the body minus "ok") ----------------------------
     def _message(self, a: dict[str, Any], call: Call, ts: str) -> dict[str, Any]:
-        msg: dict[str, Any] = {"type": "message", "ts": ts, "user": self.bot_user_id,
-                               "bot_id": self.bot_id, "text": a.get("text", "")}
+        msg: dict[str, Any] = {
+            "type": "message",
+            "ts": ts,
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "text": a.get("text", ""),
+        }
         for key in ("blocks", "attachments", "metadata"):
             if a.get(key):
                 msg[key] = call.json_arg(key)
@@ -382,28 +383,42 @@ class SlackStandin:
         else:
             # top-level messages only, newest first
             keep = [
-                m for m in reversed(msgs)
+                m
+                for m in reversed(msgs)
                 if (oldest <= float(m["ts"]) if incl else oldest < float(m["ts"]))
-                and float(m["ts"]) < latest and m.get("thread_ts", m["ts"]) == m["ts"]
+                and float(m["ts"]) < latest
+                and m.get("thread_ts", m["ts"]) == m["ts"]
             ]
         meta = _truthy(a.get("include_all_metadata"))
         out = [m if meta else {k: v for k, v in m.items() if k != "metadata"} for m in keep]
         limit = int(a.get("limit") or 100)
-        return {"messages": out[:limit], "has_more": len(out) > limit,
-                "response_metadata": {"next_cursor": ""}}
+        return {
+            "messages": out[:limit],
+            "has_more": len(out) > limit,
+            "response_metadata": {"next_cursor": ""},
+        }
 
     def _view(self, call: Call) -> dict[str, Any]:
         view = dict(call.json_arg("view") or {})
         vid = call.args.get("view_id") or next(
-            (k for k, v in self.views.items()
-             if call.args.get("external_id") and v.get("external_id") == call.args["external_id"]),
+            (
+                k
+                for k, v in self.views.items()
+                if call.args.get("external_id") and v.get("external_id") == call.args["external_id"]
+            ),
             None,
         )
         if vid is None:
             self._seq += 1
             vid = f"V{self._seq:08d}"
-        view.update(id=vid, team_id=self.team_id, hash=f"h{self._seq}", app_id="A111",
-                    bot_id=self.bot_id, state={"values": {}})
+        view.update(
+            id=vid,
+            team_id=self.team_id,
+            hash=f"h{self._seq}",
+            app_id="A111",
+            bot_id=self.bot_id,
+            state={"values": {}},
+        )
         view.setdefault("type", "home" if call.method == "views.publish" else "modal")
         view.setdefault("private_metadata", "")
         self.views[vid] = view
@@ -411,29 +426,55 @@ class SlackStandin:
 
     def _user(self, call: Call) -> dict[str, Any]:
         uid = call.args.get("user", "")
-        user = {"id": uid, "team_id": self.team_id, "name": uid.lower(), "real_name": uid,
-                "is_admin": False, "is_owner": False, "is_bot": False, "deleted": False,
-                "tz": "UTC", "locale": "en-US", "profile": {"display_name": uid}}
+        user = {
+            "id": uid,
+            "team_id": self.team_id,
+            "name": uid.lower(),
+            "real_name": uid,
+            "is_admin": False,
+            "is_owner": False,
+            "is_bot": False,
+            "deleted": False,
+            "tz": "UTC",
+            "locale": "en-US",
+            "profile": {"display_name": uid},
+        }
         return {"user": {**user, **self.users.get(uid, {})}}
 
     def _channel(self, call: Call) -> dict[str, Any]:
         ch = call.args.get("channel", "")
-        info = {"id": ch, "name": ch.lower(), "is_channel": ch[:1] == "C", "is_im": ch[:1] == "D",
-                "is_private": ch[:1] == "G", "is_member": True, "is_archived": False}
+        info = {
+            "id": ch,
+            "name": ch.lower(),
+            "is_channel": ch[:1] == "C",
+            "is_im": ch[:1] == "D",
+            "is_private": ch[:1] == "G",
+            "is_member": True,
+            "is_archived": False,
+        }
         return {"channel": {**info, **self.channels.get(ch, {})}}
 
     def _reactions(self, call: Call) -> dict[str, Any]:
         ch, ts = call.args.get("channel", ""), call.args.get("timestamp", "")
         msg = next((m for m in self.messages.get(ch, []) if m["ts"] == ts), {"ts": ts})
-        return {"type": "message", "channel": ch,
-                "message": {**msg, "reactions": self.reactions.get((ch, ts), [])}}
+        return {
+            "type": "message",
+            "channel": ch,
+            "message": {**msg, "reactions": self.reactions.get((ch, ts), [])},
+        }
 
 
 _HANDLERS: dict[str, Callable[[SlackStandin, Call], dict[str, Any]]] = {
     "api.test": lambda s, c: {"args": c.args},
-    "auth.test": lambda s, c: {"url": "https://example.slack.com/", "team": "Example",
-                               "user": "impact", "team_id": s.team_id, "user_id": s.bot_user_id,
-                               "bot_id": s.bot_id, "is_enterprise_install": False},
+    "auth.test": lambda s, c: {
+        "url": "https://example.slack.com/",
+        "team": "Example",
+        "user": "impact",
+        "team_id": s.team_id,
+        "user_id": s.bot_user_id,
+        "bot_id": s.bot_id,
+        "is_enterprise_install": False,
+    },
     "chat.postMessage": SlackStandin._post,
     "chat.postEphemeral": SlackStandin._post,
     "chat.update": SlackStandin._update,
@@ -441,7 +482,8 @@ _HANDLERS: dict[str, Callable[[SlackStandin, Call], dict[str, Any]]] = {
     "chat.getPermalink": lambda s, c: {
         "channel": c.args.get("channel"),
         "permalink": f"https://example.slack.com/archives/{c.args.get('channel')}"
-        f"/p{str(c.args.get('message_ts', '')).replace('.', '')}"},
+        f"/p{str(c.args.get('message_ts', '')).replace('.', '')}",
+    },
     "views.open": SlackStandin._view,
     "views.update": SlackStandin._view,
     "views.push": SlackStandin._view,
@@ -456,7 +498,8 @@ _HANDLERS: dict[str, Callable[[SlackStandin, Call], dict[str, Any]]] = {
     "users.info": SlackStandin._user,
     "usergroups.list": lambda s, c: {"usergroups": list(s.usergroups)},
     "usergroups.users.list": lambda s, c: {
-        "users": list(s.usergroup_users.get(c.args.get("usergroup", ""), []))},
+        "users": list(s.usergroup_users.get(c.args.get("usergroup", ""), []))
+    },
     "reactions.get": SlackStandin._reactions,
     "apps.connections.open": lambda s, c: {"url": f"ws://{s.host}:{s.port}/link/?ticket=t"},
 }

@@ -79,8 +79,7 @@ def test_form_and_json_bodies_and_config(standin: SlackStandin, client: WebClien
     view = {"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": []}
     opened = client.views_open(trigger_id="t1", view=view)
     assert opened["view"]["id"].startswith("V")
-    client.api_call("views.update", data={"view_id": opened["view"]["id"],
-                                          "view": json.dumps(view)})
+    client.api_call("views.update", data={"view_id": opened["view"]["id"], "view": json.dumps(view)})
     calls = standin.calls_to("views.open") + standin.calls_to("views.update")
     assert [c.json_arg("view") for c in calls] == [view, view]
     assert isinstance(calls[1].args["view"], str)
@@ -101,8 +100,11 @@ def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.usefixtures("no_jitter")
 def test_rate_limited_twice_then_success(standin: SlackStandin) -> None:
     standin.fail("chat.postMessage", status=429, times=2, retry_after=0)
-    client = WebClient(base_url=standin.base_url, token="xoxb-test",
-                       retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
+    client = WebClient(
+        base_url=standin.base_url,
+        token="xoxb-test",
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
     client.chat_postMessage(channel="C1", text="hi")
     assert len(standin.calls_to("chat.postMessage")) == 1
     assert [a.status for a in standin.attempts_to("chat.postMessage")] == [429, 429, 200]
@@ -144,8 +146,12 @@ def test_error_rule_per_channel(standin: SlackStandin, client: WebClient) -> Non
 def test_delay_lets_client_time_out_after_effect(standin: SlackStandin) -> None:
     standin.delay("chat.postMessage", 2)
     # WebClient is typed for int seconds but passes the float to urllib unchanged
-    client = WebClient(base_url=standin.base_url, token="xoxb-t", timeout=0.2,  # type: ignore[arg-type]
-                       retry_handlers=[])
+    client = WebClient(
+        base_url=standin.base_url,
+        token="xoxb-t",
+        timeout=0.2,  # type: ignore[arg-type]
+        retry_handlers=[],
+    )
     with pytest.raises(TimeoutError):
         client.chat_postMessage(channel="C1", text="slow")
     assert len(standin.calls_to("chat.postMessage")) == 1  # recorded before the sleep
@@ -229,7 +235,9 @@ def test_standalone_main() -> None:
     root = Path(__file__).resolve().parents[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.slack_standin", "--port", "0"],
-        cwd=root, stdout=subprocess.PIPE, text=True,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None

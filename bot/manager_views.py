@@ -1,0 +1,237 @@
+"""Manager screens: the schedule modal, the settings modal and the story preview."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    CheckboxesElement,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.messages import t
+from bot.render import divider
+from bot.schedule import WEEKDAYS, ScheduleSpec, next_run, parse_skip_dates, parse_time, valid_timezone
+from bot.settings import LANGUAGES
+from bot.story import split_tags
+
+SCHEDULE_CALLBACK = "schedule_modal"
+SETTINGS_CALLBACK = "settings_modal"
+ACTION_POST = "preview_post"
+ACTION_SHUFFLE = "preview_shuffle"
+ACTION_CANCEL = "preview_cancel"
+ACTION_HOME_POST = "home_post_now"
+MAX_PROMPTS = 50
+MAX_PROMPT_LENGTH = 300
+
+
+@dataclass(frozen=True)
+class ScheduleForm:
+    """What a manager submitted in the schedule modal, validated."""
+
+    specs: list[ScheduleSpec]
+    skip_dates: list[str]
+    tags: tuple[str, ...]
+    language: str | None
+
+
+def _days(block_id: str, label: str, lang: str, initial: tuple[str, ...]) -> InputBlock:
+    options = [Option(value=d, label=t(f"day.{d}", lang)) for d in WEEKDAYS]
+    chosen = [o for o in options if o.value in initial]
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        optional=True,
+        element=CheckboxesElement(action_id="value", options=options, initial_options=chosen or None),
+    )
+
+
+def _text(
+    block_id: str, label: str, initial: str, optional: bool = True, multiline: bool = False
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        optional=optional,
+        element=PlainTextInputElement(action_id="value", initial_value=initial or None, multiline=multiline),
+    )
+
+
+def schedule_modal(
+    channel: str,
+    lang: str,
+    default_timezone: str,
+    current: dict[str, ScheduleSpec],
+    skip_dates: list[str],
+    tags: tuple[str, ...],
+    language: str | None,
+) -> dict[str, Any]:
+    """The schedule modal for one channel, prefilled with its current schedule."""
+    story = current.get("story") or ScheduleSpec("story", ("mon",), "09:00", default_timezone)
+    prompt = current.get("prompt")
+    languages = [Option(value=code, label=t(f"language.{code}", lang)) for code in LANGUAGES]
+    blocks: list[Block] = [
+        _days("story_days", t("schedule.story_days", lang), lang, story.weekdays),
+        _text("story_time", t("schedule.story_time", lang), story.time),
+        _days("prompt_days", t("schedule.prompt_days", lang), lang, prompt.weekdays if prompt else ()),
+        _text("prompt_time", t("schedule.prompt_time", lang), prompt.time if prompt else "09:30"),
+        _text("timezone", t("schedule.timezone", lang), story.timezone, optional=False),
+        _text("skip_dates", t("schedule.skip", lang), ", ".join(skip_dates)),
+        _text("tags", t("schedule.tags", lang), ", ".join(tags)),
+        InputBlock(
+            block_id="language",
+            label=t("schedule.language", lang),
+            optional=True,
+            element=StaticSelectElement(
+                action_id="value",
+                options=languages,
+                initial_option=next((o for o in languages if o.value == language), None),
+            ),
+        ),
+    ]
+    return View(
+        type="modal",
+        callback_id=SCHEDULE_CALLBACK,
+        title=t("schedule.title", lang)[:24],
+        submit=t("modal.submit", lang),
+        close=t("modal.cancel", lang),
+        private_metadata=json.dumps({"channel": channel}),
+        blocks=blocks,
+    ).to_dict()
+
+
+def read_schedule_form(
+    view: dict[str, Any],
+) -> tuple[ScheduleForm | None, dict[str, tuple[str, dict[str, Any]]]]:
+    """(form, {}) when valid, else (None, {block_id: (message id, params)})."""
+    values = view.get("state", {}).get("values", {})
+
+    def element(block: str) -> dict[str, Any]:
+        return values.get(block, {}).get("value", {}) or {}
+
+    def days(block: str) -> tuple[str, ...]:
+        chosen = {o.get("value") for o in element(block).get("selected_options") or []}
+        return tuple(d for d in WEEKDAYS if d in chosen)
+
+    errors: dict[str, tuple[str, dict[str, Any]]] = {}
+    timezone = (element("timezone").get("value") or "").strip()
+    if not valid_timezone(timezone):
+        errors["timezone"] = ("error.timezone", {})
+    specs: list[ScheduleSpec] = []
+    for kind in ("story", "prompt"):
+        chosen = days(f"{kind}_days")
+        raw_time = (element(f"{kind}_time").get("value") or "").strip()
+        if not chosen:
+            continue
+        time = parse_time(raw_time)
+        if time is None:
+            errors[f"{kind}_time"] = ("error.time", {})
+        elif "timezone" not in errors:
+            specs.append(ScheduleSpec(kind, chosen, time, timezone))
+    if not specs and not errors:
+        errors["story_days"] = ("error.no_schedule", {})
+    skip_dates, bad = parse_skip_dates(element("skip_dates").get("value") or "")
+    if bad:
+        errors["skip_dates"] = ("error.dates", {"bad": ", ".join(bad[:5])})
+    language = (element("language").get("selected_option") or {}).get("value")
+    tags = tuple(x.strip().lstrip("#").lower() for x in split_tags(element("tags").get("value") or ""))
+    if errors:
+        return None, errors
+    return ScheduleForm(specs=specs, skip_dates=skip_dates, tags=tags[:10], language=language), {}
+
+
+def schedule_lines(specs: list[ScheduleSpec], skip_dates: list[str], now: datetime, lang: str) -> str:
+    """One line per schedule with its next run, for confirmations and App Home."""
+    lines = []
+    for spec in specs:
+        upcoming = next_run(spec, now, skip_dates)
+        when = (
+            f"<!date^{int(upcoming.timestamp())}^{{date_short_pretty}} {{time}}|{upcoming:%Y-%m-%d %H:%M %Z}>"
+            if upcoming
+            else "—"
+        )
+        lines.append(
+            t(
+                "schedule.line",
+                lang,
+                kind=t(f"schedule.kind.{spec.kind}", lang),
+                when=spec.describe(),
+                next=when,
+            )
+        )
+    return "\n".join(lines)
+
+
+def settings_modal(lang: str, prompts: list[str], language: str | None) -> dict[str, Any]:
+    """Workspace settings: custom stand-up prompts (one per line) and the default language."""
+    languages = [Option(value=code, label=t(f"language.{code}", lang)) for code in LANGUAGES]
+    return View(
+        type="modal",
+        callback_id=SETTINGS_CALLBACK,
+        title=t("settings.title", lang),
+        submit=t("modal.submit", lang),
+        close=t("modal.cancel", lang),
+        blocks=[
+            _text("prompts", t("settings.prompts", lang), "\n".join(prompts), multiline=True),
+            InputBlock(
+                block_id="language",
+                label=t("schedule.language", lang),
+                optional=True,
+                element=StaticSelectElement(
+                    action_id="value",
+                    options=languages,
+                    initial_option=next((o for o in languages if o.value == language), None),
+                ),
+            ),
+        ],
+    ).to_dict()
+
+
+def read_settings_form(
+    view: dict[str, Any],
+) -> tuple[list[str], str | None, dict[str, tuple[str, dict[str, Any]]]]:
+    values = view.get("state", {}).get("values", {})
+    raw = (values.get("prompts", {}).get("value", {}) or {}).get("value") or ""
+    prompts = []
+    for line in raw.splitlines():
+        line = line.strip().lstrip("•-* ").strip()
+        if line and line not in prompts:
+            prompts.append(line)
+    errors: dict[str, tuple[str, dict[str, Any]]] = {}
+    if len(prompts) > MAX_PROMPTS or any(len(p) > MAX_PROMPT_LENGTH for p in prompts):
+        errors["prompts"] = ("error.prompts", {"count": MAX_PROMPTS, "limit": MAX_PROMPT_LENGTH})
+    language = ((values.get("language", {}).get("value", {}) or {}).get("selected_option") or {}).get("value")
+    return prompts, language, errors
+
+
+def preview_blocks(
+    post_blocks: list[dict[str, Any]],
+    channel: str,
+    lang: str,
+    state: dict[str, Any],
+    heading: str | None = None,
+) -> list[dict[str, Any]]:
+    """The ephemeral preview: a heading, the post as it would appear, Post / Shuffle / Cancel."""
+    value = json.dumps(state, separators=(",", ":"))
+    head = SectionBlock(text=MarkdownTextObject(text=heading or t("preview.title", lang, channel=channel)))
+    actions = ActionsBlock(
+        block_id="preview_actions",
+        elements=[
+            ButtonElement(text=t("button.post", lang), action_id=ACTION_POST, value=value, style="primary"),
+            ButtonElement(text=t("button.shuffle", lang), action_id=ACTION_SHUFFLE, value=value),
+            ButtonElement(text=t("button.cancel", lang), action_id=ACTION_CANCEL, value=value),
+        ],
+    )
+    return [head.to_dict(), divider(), *post_blocks[:45], divider(), actions.to_dict()]

@@ -1,0 +1,173 @@
+"""APScheduler wiring: one cron job per schedule, plus a sweep that catches up missed slots.
+
+APScheduler 3 keeps its jobs in memory in each process and never shares a job store: every
+process computes the same slots from the schedules table, and the durable claim per
+(channel, kind, slot) in the database decides which process posts. See README "Exactly once".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor as Pool
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.posting import Poster
+from bot.schedule import slots_between
+from bot.settings import Settings
+from storage import schedules as sq
+from storage.db import Database
+from storage.models import utcnow
+from storage.schedules import ChannelSchedule
+
+log = logging.getLogger("impact.scheduler")
+
+SWEEP_SECONDS = 30
+LOOKBACK = timedelta(days=8)  # how far back a sweep looks for slots to post or record as skipped
+FANOUT_WORKERS = 8
+
+
+class SlotScheduler:
+    """Runs every channel's slots in this process; safe to run in many processes at once."""
+
+    def __init__(self, settings: Settings, db: Database, services: Any, app: Any = None) -> None:
+        self.settings = settings
+        self.db = db
+        client = getattr(app, "client", None)
+        self.poster = Poster(
+            settings,
+            db,
+            services.managers,
+            client_for=services.extras.get("client_for") or (lambda team: client),
+        )
+        services.extras["poster"] = self.poster
+        self.grace = timedelta(hours=settings.grace_hours)
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(FANOUT_WORKERS)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        self._job_specs: dict[str, str] = {}
+
+    def start(self) -> None:
+        self.scheduler.start()
+        self.scheduler.add_job(
+            self.sync,
+            IntervalTrigger(seconds=SWEEP_SECONDS, timezone=UTC),
+            id="sync",
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),
+        )
+
+    def sync_soon(self) -> None:
+        """Pick up a changed schedule now rather than at the next sweep."""
+        self.scheduler.add_job(self.sync, id="sync-now", replace_existing=True)
+
+    def shutdown(self, wait: bool = False) -> None:
+        self.scheduler.shutdown(wait=wait)
+
+    def sync(self) -> None:
+        """Match the cron jobs to the schedules table, then post or record any due slot."""
+        try:
+            with self.db.session() as session:
+                schedules = sq.list_schedules(session)
+        except Exception as e:
+            log.warning("could not read schedules: %r", e)
+            return
+        wanted: dict[str, ChannelSchedule] = {f"schedule:{s.id}": s for s in schedules}
+        for job_id in list(self._job_specs):
+            if job_id not in wanted:
+                self.scheduler.remove_job(job_id)
+                del self._job_specs[job_id]
+        for job_id, schedule in wanted.items():
+            signature = repr(schedule.spec)
+            if self._job_specs.get(job_id) == signature:
+                continue
+            self.scheduler.add_job(
+                self.run_schedule,
+                schedule.spec.trigger(),
+                id=job_id,
+                args=[schedule.id],
+                replace_existing=True,
+            )
+            self._job_specs[job_id] = signature
+        self.sweep(schedules)
+
+    def run_schedule(self, schedule_id: int) -> None:
+        """The cron job of one schedule: run its due slot (the sweep would too, a little later)."""
+        with self.db.session() as session:
+            schedule = next((s for s in sq.list_schedules(session) if s.id == schedule_id), None)
+        if schedule is not None:
+            self.sweep([schedule])
+
+    def sweep(self, schedules: Iterable[ChannelSchedule], now: datetime | None = None) -> dict[str, str]:
+        """Post every due slot (concurrently across channels); record those past grace as skipped."""
+        now = now or utcnow()
+        due: list[tuple[ChannelSchedule, datetime]] = []
+        results: dict[str, str] = {}
+        for schedule in schedules:
+            for slot_at, action in self.plan(schedule, now):
+                key = f"{schedule.channel_id}|{schedule.spec.kind}|{slot_at.isoformat()}"
+                if action == "post":
+                    due.append((schedule, slot_at))
+                else:
+                    note = action
+                    if sq.record_slot(
+                        self.db,
+                        schedule.workspace_id,
+                        schedule.channel_id,
+                        schedule.spec.kind,
+                        slot_at,
+                        "skipped",
+                        note,
+                    ):
+                        log.warning("skipped slot %s: %s", key, note)
+                    results[key] = "skipped"
+        if due:
+            with Pool(max_workers=min(FANOUT_WORKERS, len(due))) as pool:
+                futures = {
+                    f"{s.channel_id}|{s.spec.kind}|{at.isoformat()}": pool.submit(self._safe_run, s, at, now)
+                    for s, at in due
+                }
+            results.update({key: f.result() for key, f in futures.items()})
+        return results
+
+    def _safe_run(self, schedule: ChannelSchedule, slot_at: datetime, now: datetime) -> str:
+        try:
+            return self.poster.run_slot(schedule, slot_at, now=now)
+        except Exception:
+            log.exception("slot %s %s failed", schedule.channel_id, slot_at)
+            return "error"
+
+    def plan(self, schedule: ChannelSchedule, now: datetime) -> list[tuple[datetime, str]]:
+        """Slots of this schedule that need doing: 'post', or a reason to skip."""
+        since = max(schedule.created_at, now - LOOKBACK)
+        slots = [s.astimezone(UTC) for s in slots_between(schedule.spec, since, now)]
+        if not slots:
+            return []
+        with self.db.session() as session:
+            known = sq.known_slots(
+                session, schedule.workspace_id, schedule.channel_id, schedule.spec.kind, since
+            )
+        zone = ZoneInfo(schedule.spec.timezone)
+        plan: list[tuple[datetime, str]] = []
+        for slot_at in slots:
+            status = known.get(slot_at)
+            if status is not None and status != "claimed":
+                continue
+            local_day = slot_at.astimezone(zone).date().isoformat()
+            if status is None and local_day in schedule.skip_dates:
+                plan.append((slot_at, f"skip date {local_day}"))
+            elif status is None and now - slot_at > self.grace:
+                late = now - slot_at
+                plan.append((slot_at, f"missed by {late} while the bot was down (grace {self.grace})"))
+            else:
+                # New, or claimed by a process that may have died (run_slot checks the lease).
+                plan.append((slot_at, "post"))
+        return plan

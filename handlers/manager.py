@@ -1,0 +1,334 @@
+"""Manager actions: `/impact story`, `schedule`, `settings`, the preview buttons and Post now."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from bot.app import Services
+from bot.manager_views import (
+    ACTION_CANCEL,
+    ACTION_HOME_POST,
+    ACTION_POST,
+    ACTION_SHUFFLE,
+    SCHEDULE_CALLBACK,
+    SETTINGS_CALLBACK,
+    preview_blocks,
+    read_schedule_form,
+    read_settings_form,
+    schedule_lines,
+    schedule_modal,
+    settings_modal,
+)
+from bot.messages import t
+from bot.posting import ChannelProblem, Poster, choose_for_channel, story_message
+from bot.quicklog import parse_channel_ref, plain_text
+from bot.render import escape
+from handlers.commands import MANAGER_SUBCOMMANDS
+from handlers.common import (
+    DB_ERRORS,
+    apologise,
+    is_manager,
+    language,
+    log,
+    say_ephemeral,
+    slack_error_text,
+    team_ids,
+    workspace,
+)
+from storage import queries
+from storage import schedules as sq
+from storage.models import utcnow
+
+
+def register(app: Any, services: Services) -> None:
+    def guarded(func: Any) -> Any:
+        def subcommand(
+            services: Services,
+            body: dict[str, Any],
+            respond: Any,
+            client: Any,
+            context: Any,
+            lang: str,
+            rest: str,
+        ) -> None:
+            if not is_manager(services, client, context, body):
+                say_ephemeral(respond, t("manager_only", lang))
+                return
+            func(services, body, respond, client, context, lang, rest)
+
+        return subcommand
+
+    MANAGER_SUBCOMMANDS.update(
+        {
+            "story": guarded(preview_story),
+            "schedule": guarded(open_schedule),
+            "settings": guarded(open_settings),
+        }
+    )
+
+    def on_preview_button(
+        ack: Any, body: dict[str, Any], respond: Any, client: Any, context: Any, action: dict[str, Any]
+    ) -> None:
+        ack()
+        lang = language(services, body)
+        if not is_manager(services, client, context, body):
+            respond(text=t("manager_only", lang), replace_original=False)
+            return
+        try:
+            state = json.loads(action.get("value") or "{}")
+        except ValueError:
+            log.warning("bad preview state %r", action.get("value"))
+            return
+        action_id = action["action_id"]
+        if action_id == ACTION_CANCEL:
+            respond(delete_original=True)
+        elif action_id == ACTION_SHUFFLE:
+            state["s"] = int(state.get("s", 0)) + 1
+            show_preview(services, body, respond, context, lang, state, replace=True)
+        else:
+            post_from_preview(services, body, respond, context, lang, state)
+
+    for action_id in (ACTION_POST, ACTION_SHUFFLE, ACTION_CANCEL):
+        app.action(action_id)(on_preview_button)
+
+    def on_home_post(
+        ack: Any, body: dict[str, Any], client: Any, context: Any, action: dict[str, Any]
+    ) -> None:
+        ack()
+        lang = language(services, body)
+        user = body["user"]["id"]
+        if not is_manager(services, client, context, body):
+            client.chat_postMessage(channel=user, text=t("manager_only", lang))
+            return
+        channel = action.get("value") or ""
+        text = _post_now(services, body, context, lang, {"c": channel, "q": "", "s": 0, "n": None})
+        client.chat_postMessage(channel=user, text=text)
+
+    app.action(ACTION_HOME_POST)(on_home_post)
+
+    def on_schedule_submit(
+        ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, context: Any
+    ) -> None:
+        save_schedule(services, ack, body, view, client, context)
+
+    def on_settings_submit(
+        ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, context: Any
+    ) -> None:
+        save_settings(services, ack, body, view, client, context)
+
+    app.view(SCHEDULE_CALLBACK)(on_schedule_submit)
+    app.view(SETTINGS_CALLBACK)(on_settings_submit)
+
+
+def _poster(services: Services) -> Poster:
+    poster: Poster = services.extras["poster"]
+    return poster
+
+
+# --- /impact story ----------------------------------------------------------------------
+
+
+def preview_story(
+    services: Services, body: dict[str, Any], respond: Any, client: Any, context: Any, lang: str, rest: str
+) -> None:
+    """`/impact story [#channel] [customer or tag]`: an ephemeral preview with Post, Shuffle, Cancel."""
+    words = rest.split(maxsplit=1)
+    channel = body.get("channel_id", "")
+    if words and parse_channel_ref(words[0]):
+        channel = parse_channel_ref(words[0]) or channel
+        rest = words[1] if len(words) > 1 else ""
+    query = plain_text(rest)
+    nonce = utcnow().isoformat()
+    show_preview(services, body, respond, context, lang, {"c": channel, "q": query, "s": 0, "n": nonce})
+
+
+def show_preview(
+    services: Services,
+    body: dict[str, Any],
+    respond: Any,
+    context: Any,
+    lang: str,
+    state: dict[str, Any],
+    replace: bool = False,
+) -> None:
+    try:
+        ws = workspace(services, context, body)
+        choice = choose_for_channel(
+            services.db, ws, state["c"], utcnow(), query=state.get("q", ""), skip=int(state.get("s", 0))
+        )
+    except DB_ERRORS:
+        apologise(respond, lang)
+        return
+    heading = None
+    if choice.story is None and state.get("q"):
+        respond(text=t("preview.empty", lang, query=escape(state["q"])), replace_original=replace)
+        return
+    if choice.story is None:
+        heading = t("preview.invitation", lang)
+    post_blocks, text = story_message(choice, lang)
+    respond(
+        blocks=preview_blocks(post_blocks, state["c"], lang, state, heading),
+        text=text,
+        replace_original=replace,
+    )
+
+
+def _post_now(
+    services: Services, body: dict[str, Any], context: Any, lang: str, state: dict[str, Any]
+) -> str:
+    team, _ = team_ids(context, body)
+    nonce = datetime.fromisoformat(state["n"]) if state.get("n") else None
+    if nonce is not None and nonce.tzinfo is None:
+        nonce = nonce.replace(tzinfo=UTC)
+    try:
+        ws = workspace(services, context, body)
+        permalink = _poster(services).post_story_now(
+            team,
+            ws,
+            state["c"],
+            query=state.get("q", ""),
+            skip=int(state.get("s", 0)),
+            nonce=nonce,
+            lang=lang,
+        )
+    except ChannelProblem as e:
+        return (
+            t(f"slack_error.{e.error}", lang)
+            if e.error in ("not_in_channel", "channel_not_found")
+            else t("slack_error.other", lang, error=e.error)
+        )
+    except SlackApiError as e:
+        return slack_error_text(e, lang)
+    except DB_ERRORS:
+        return t("db_unavailable_short", lang)
+    if permalink is None:
+        return t("already_posted", lang)
+    return t("posted", lang, channel=state["c"], permalink=permalink)
+
+
+def post_from_preview(
+    services: Services, body: dict[str, Any], respond: Any, context: Any, lang: str, state: dict[str, Any]
+) -> None:
+    text = _post_now(services, body, context, lang, state)
+    respond(text=text, replace_original=True)
+
+
+# --- /impact schedule -------------------------------------------------------------------
+
+
+def open_schedule(
+    services: Services, body: dict[str, Any], respond: Any, client: Any, context: Any, lang: str, rest: str
+) -> None:
+    channel = body.get("channel_id", "")
+    try:
+        ws = workspace(services, context, body)
+        if rest.strip().lower() == "off":
+            with services.db.session() as session:
+                removed = sq.remove_channel_schedules(session, ws, channel)
+            say_ephemeral(respond, t("schedule.removed" if removed else "schedule.none", lang))
+            return
+        with services.db.session() as session:
+            current = {s.spec.kind: s.spec for s in sq.list_schedules(session, ws) if s.channel_id == channel}
+            row = sq.channel_settings(session, ws, channel)
+            skip = list(row.skip_dates or []) if row else []
+            tags = tuple(row.tags or ()) if row else ()
+            chan_lang = row.language if row else None
+    except DB_ERRORS:
+        apologise(respond, lang)
+        return
+    view = schedule_modal(channel, lang, services.settings.timezone, current, skip, tags, chan_lang)
+    meta = json.loads(view["private_metadata"])
+    meta["response_url"] = body.get("response_url", "")
+    view["private_metadata"] = json.dumps(meta)
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+    except SlackApiError as e:
+        say_ephemeral(respond, slack_error_text(e, lang))
+
+
+def save_schedule(
+    services: Services, ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, context: Any
+) -> None:
+    lang = language(services, body)
+    if not is_manager(services, client, context, body):
+        ack(response_action="errors", errors={"story_days": t("manager_only", lang)})
+        return
+    form, errors = read_schedule_form(view)
+    if form is None:
+        ack(response_action="errors", errors={k: t(mid, lang, **p) for k, (mid, p) in errors.items()})
+        return
+    meta = json.loads(view.get("private_metadata") or "{}")
+    channel = meta.get("channel", "")
+    try:
+        ws = workspace(services, context, body)
+        with services.db.session() as session:
+            sq.set_channel_schedules(
+                session,
+                ws,
+                channel,
+                form.specs,
+                tags=form.tags,
+                language=form.language,
+                skip_dates=form.skip_dates,
+                created_by=body["user"]["id"],
+            )
+    except DB_ERRORS:
+        ack(response_action="errors", errors={"timezone": t("db_unavailable_short", lang)})
+        return
+    ack()
+    scheduler = services.extras.get("scheduler")
+    if scheduler is not None:
+        scheduler.sync_soon()
+    text = t("schedule.saved", lang, lines=schedule_lines(form.specs, form.skip_dates, utcnow(), lang))
+    if meta.get("response_url"):
+        WebhookClient(meta["response_url"]).send(text=text, response_type="ephemeral", replace_original=False)
+    else:
+        client.chat_postMessage(channel=body["user"]["id"], text=text)
+
+
+# --- /impact settings -------------------------------------------------------------------
+
+
+def open_settings(
+    services: Services, body: dict[str, Any], respond: Any, client: Any, context: Any, lang: str, rest: str
+) -> None:
+    try:
+        ws = workspace(services, context, body)
+        with services.db.session() as session:
+            prompts = sq.custom_prompts(session, ws)
+            ws_lang = queries.workspace_language(session, ws)
+    except DB_ERRORS:
+        apologise(respond, lang)
+        return
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=settings_modal(lang, prompts, ws_lang))
+    except SlackApiError as e:
+        say_ephemeral(respond, slack_error_text(e, lang))
+
+
+def save_settings(
+    services: Services, ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, context: Any
+) -> None:
+    lang = language(services, body)
+    if not is_manager(services, client, context, body):
+        ack(response_action="errors", errors={"prompts": t("manager_only", lang)})
+        return
+    prompts, ws_lang, errors = read_settings_form(view)
+    if errors:
+        ack(response_action="errors", errors={k: t(mid, lang, **p) for k, (mid, p) in errors.items()})
+        return
+    try:
+        ws = workspace(services, context, body)
+        with services.db.session() as session:
+            sq.set_custom_prompts(session, ws, prompts, body["user"]["id"])
+            queries.set_workspace_language(session, ws, ws_lang)
+    except DB_ERRORS:
+        ack(response_action="errors", errors={"prompts": t("db_unavailable_short", lang)})
+        return
+    ack()
+    client.chat_postMessage(channel=body["user"]["id"], text=t("settings.saved", lang, count=len(prompts)))
