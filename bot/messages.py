@@ -167,6 +167,30 @@ EN: dict[str, str] = {
     "settings.prompts": "Your own stand-up prompts, one per line",
     "settings.saved": "Saved the workspace settings ({count} custom prompts).",
     "error.prompts": "Use at most {count} prompts of at most {limit} characters each.",
+    # App Home
+    "home.mine.title": "Your customer voices",
+    "home.mine.stats": (
+        "Stories you shared: *{stories}*\nTimes featured: *{featured}*\nReactions received: *{reactions}*"
+    ),
+    "home.mine.empty": (
+        "You haven't shared a customer voice yet. Heard something from a customer? "
+        "`/impact Acme Corp: what they said` logs it in one go."
+    ),
+    "home.recent.title": "Recent customer voices",
+    "home.recent.empty": "No customer voices yet. Be the first: `/impact Customer: what they said`.",
+    "home.anonymous": "A customer",
+    "home.schedules.title": "Scheduled posts",
+    "home.schedules.empty": "No channel has a schedule yet. Use `/impact schedule` in a channel to set one.",
+    "home.schedules.channel": "*<#{channel}>*\n{lines}",
+    "home.schedules.more": "…and {count} more channels with schedules.",
+    "home.complaints.title": "Open complaints: {count}",
+    "home.complaints.empty": "No open complaints.",
+    "home.complaints.more": "Showing the {shown} most recent of {count}.",
+    "button.post_now": "Post now",
+    "confirm.post_now_title": "Post a story now?",
+    "confirm.post_now_text": "I'll post a customer story in <#{channel}> right away.",
+    "confirm.post_now_yes": "Post",
+    "confirm.post_now_no": "Cancel",
     "manager_only": "Only managers can do that. Ask a manager, or see `/impact help`.",
     "unknown_action": "Sorry, I didn't understand that button. Please try again.",
 }

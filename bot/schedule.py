@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 KINDS = ("story", "prompt")
+TICK = timedelta(microseconds=1)
 TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -80,13 +81,32 @@ def parse_skip_dates(text: str) -> tuple[list[str], list[str]]:
 
 
 def slots_between(spec: ScheduleSpec, after: datetime, until: datetime) -> Iterator[datetime]:
-    """Slot times t with after < t <= until, as aware datetimes in the schedule's zone."""
+    """Slot times t with after < t <= until, in UTC, at most one per local day and time."""
     trigger = spec.trigger()
-    tick = timedelta(microseconds=1)
-    when = trigger.get_next_fire_time(None, after + tick)
-    while when is not None and when <= until:
-        yield when
-        when = trigger.get_next_fire_time(when, when + tick)
+    when = trigger.get_next_fire_time(None, after + TICK)
+    while when is not None and when.astimezone(UTC) <= until.astimezone(UTC):
+        yield when.astimezone(UTC)
+        when = _after(trigger, when)
+
+
+def _after(trigger: CronTrigger, when: datetime) -> datetime | None:
+    """The first fire time after `when` that is a different local wall-clock time.
+
+    On a daylight-saving fall-back day a wall-clock time occurs twice and APScheduler would
+    fire at both; a weekly post goes out once, at the first. Comparisons are made in UTC
+    because Python compares datetimes of one zone by wall clock, ignoring `fold`.
+    """
+    zone = when.tzinfo
+    probe = when + TICK
+    for _ in range(4):
+        following = trigger.get_next_fire_time(None, probe)
+        if following is None:
+            return None
+        later = following.astimezone(UTC) > when.astimezone(UTC)
+        if later and following.replace(tzinfo=None, fold=0) != when.replace(tzinfo=None, fold=0):
+            return following
+        probe = (following.astimezone(UTC) + timedelta(minutes=1)).astimezone(zone)
+    return None
 
 
 def next_run(
@@ -98,7 +118,7 @@ def next_run(
     for _ in range(400):
         if when is None or when.date().isoformat() not in skip_dates:
             return when
-        when = trigger.get_next_fire_time(when, when + timedelta(microseconds=1))
+        when = _after(trigger, when)
     return None
 
 

@@ -1,11 +1,87 @@
-"""Events API listeners."""
+"""Events API listeners: reactions on the bot's posts feed appreciation.
+
+Bolt acks events by itself before the listener runs (process_before_response is off), so
+these listeners only do the counting. Counting is idempotent: an add is one unique row and a
+remove deletes that row or finds nothing, so an event delivered twice never counts twice.
+A redelivery (header X-Slack-Retry-Num) can also arrive late, after the user changed their
+mind; then Slack's current reactions decide, so a stale "added" cannot resurrect a removed
+reaction and a stale "removed" cannot drop a reaction added again since.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot.app import Services
+from handlers.common import DB_ERRORS, log, workspace
+from storage import schedules as sq
 
 
 def register(app: Any, services: Services) -> None:
-    pass
+    def on_reaction_added(
+        event: dict[str, Any], body: dict[str, Any], client: Any, context: Any, request: Any
+    ) -> None:
+        count_reaction(services, event, body, context, client, added=True, retry=_is_retry(request))
+
+    def on_reaction_removed(
+        event: dict[str, Any], body: dict[str, Any], client: Any, context: Any, request: Any
+    ) -> None:
+        count_reaction(services, event, body, context, client, added=False, retry=_is_retry(request))
+
+    app.event("reaction_added")(on_reaction_added)
+    app.event("reaction_removed")(on_reaction_removed)
+
+
+def _is_retry(request: Any) -> bool:
+    headers = getattr(request, "headers", None) or {}
+    return bool(headers.get("x-slack-retry-num"))
+
+
+def count_reaction(
+    services: Services,
+    event: dict[str, Any],
+    body: dict[str, Any],
+    context: Any,
+    client: Any,
+    *,
+    added: bool,
+    retry: bool = False,
+) -> None:
+    """Count (or uncount) one user's reaction when it is on one of the bot's posts."""
+    item = event.get("item") or {}
+    channel, ts = item.get("channel"), item.get("ts")
+    user, reaction = event.get("user"), event.get("reaction")
+    if item.get("type") != "message" or not (channel and ts and user and reaction):
+        return  # files, file comments and malformed events are not story posts
+    try:
+        ws = workspace(services, context, body)
+        with services.db.session() as session:
+            if not sq.is_bot_post(session, ws, channel, ts):
+                log.debug("reaction %s by %s on %s/%s ignored: not a bot post", reaction, user, channel, ts)
+                return
+        if retry:
+            added = _still_reacted(client, channel, ts, user, reaction, default=added)
+        if added:
+            counted = sq.add_reaction(services.db, ws, channel, ts, user, reaction)
+            outcome = "counted" if counted else "already counted"
+            log.debug("reaction %s by %s on %s/%s %s", reaction, user, channel, ts, outcome)
+        else:
+            with services.db.session() as session:
+                sq.remove_reaction(session, ws, channel, ts, user, reaction)
+            log.debug("reaction %s by %s on %s/%s uncounted", reaction, user, channel, ts)
+    except DB_ERRORS as e:
+        log.error("could not count reaction %s on %s/%s: %r", reaction, channel, ts, e)
+
+
+def _still_reacted(client: Any, channel: str, ts: str, user: str, reaction: str, *, default: bool) -> bool:
+    """Whether `user`'s `reaction` is on the message now, per Slack; `default` if Slack can't say."""
+    try:
+        message = client.reactions_get(channel=channel, timestamp=ts, full=True).get("message") or {}
+    except SlackApiError as e:
+        log.warning("reactions.get failed for %s/%s: %s", channel, ts, e.response.get("error"))
+        return default
+    return any(
+        r.get("name") == reaction and user in (r.get("users") or []) for r in message.get("reactions") or []
+    )

@@ -1,11 +1,50 @@
-"""App Home."""
+"""App Home: publish the Home tab whenever a user opens it."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot.app import Services
+from bot.home_view import COMPLAINT_LIMIT, RECENT_LIMIT, ManagerHome, home_view, unavailable_view
+from handlers.common import DB_ERRORS, is_manager, log, workspace
+from storage import home as hq
+from storage import queries
+from storage import schedules as sq
+from storage.models import utcnow
 
 
 def register(app: Any, services: Services) -> None:
-    pass
+    def on_app_home_opened(event: dict[str, Any], body: dict[str, Any], client: Any, context: Any) -> None:
+        if event.get("tab") != "home" or not event.get("user"):
+            return  # the Messages and About tabs need nothing from us
+        publish_home(services, client, context, body, event["user"])
+
+    app.event("app_home_opened")(on_app_home_opened)
+
+
+def publish_home(services: Services, client: Any, context: Any, body: dict[str, Any], user: str) -> None:
+    """Build the user's Home tab from the database and publish it with views.publish."""
+    lang = services.settings.language
+    # Ask Slack (cached) before opening a session, so no transaction waits on the network.
+    manager = is_manager(services, client, context, body)
+    try:
+        ws = workspace(services, context, body)
+        with services.db.session() as session:
+            lang = queries.workspace_language(session, ws) or lang
+            mine = hq.author_impact(session, ws, user)
+            # Complaints go to improvement, not to everyone's list of voices (PRODUCT.md).
+            recent = hq.recent_stories(session, ws, RECENT_LIMIT, exclude_kinds=("complaint",))
+            extra = None
+            if manager:
+                count, complaints = hq.open_complaints(session, ws, COMPLAINT_LIMIT)
+                extra = ManagerHome(sq.list_schedules(session, ws), count, complaints)
+        view = home_view(lang, mine, recent, utcnow(), extra)
+    except DB_ERRORS as e:
+        log.error("could not build the Home tab for %s: %r", user, e)
+        view = unavailable_view(lang)
+    try:
+        client.views_publish(user_id=user, view=view)
+    except SlackApiError as e:
+        log.warning("views.publish failed for %s: %s", user, e.response.get("error"))

@@ -1,0 +1,158 @@
+"""The App Home tab: a pure builder from plain values to a Block Kit home view."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from bot.manager_views import ACTION_HOME_POST, schedule_lines
+from bot.messages import t
+from bot.render import ELLIPSIS, HEADER_LIMIT, TEXT_LIMIT, story_summary
+from bot.story import Story
+from storage.home import AuthorImpact
+from storage.schedules import ChannelSchedule
+
+HOME_BLOCK_LIMIT = 100  # Slack's limit for a Home tab view
+RECENT_LIMIT = 5
+COMPLAINT_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class ManagerHome:
+    """What only managers see: schedules per channel and the open complaints."""
+
+    schedules: Sequence[ChannelSchedule]
+    open_complaints: int
+    complaints: Sequence[Story]
+
+
+def _section(text: str) -> SectionBlock:
+    # Texts here are bounded already; the cut is a last guard against Slack's 3000-char limit.
+    if len(text) > TEXT_LIMIT:
+        text = text[: TEXT_LIMIT - len(ELLIPSIS)] + ELLIPSIS
+    return SectionBlock(text=MarkdownTextObject(text=text))
+
+
+def _header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=PlainTextObject(text=text[:HEADER_LIMIT]))
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=text[:TEXT_LIMIT])])
+
+
+def _shown_customer(story: Story, lang: str) -> Story:
+    """Everyone sees this list, so stories with anonymous consent lose the customer's name."""
+    if story.consent == "anonymous":
+        return replace(story, customer=t("home.anonymous", lang), contact="")
+    return story
+
+
+def _mine_blocks(mine: AuthorImpact, recent: Sequence[Story], lang: str) -> list[Block]:
+    stats = t("home.mine.stats", lang, stories=mine.stories, featured=mine.featured, reactions=mine.reactions)
+    blocks: list[Block] = [_header(t("home.mine.title", lang)), _section(stats)]
+    if mine.stories == 0:
+        blocks.append(_context(t("home.mine.empty", lang)))
+    blocks += [DividerBlock(), _header(t("home.recent.title", lang))]
+    if not recent:
+        blocks.append(_section(t("home.recent.empty", lang)))
+    for story in recent[:RECENT_LIMIT]:
+        blocks.append(_section(story_summary(_shown_customer(story, lang))))
+    return blocks
+
+
+def _complaint_blocks(manager: ManagerHome, lang: str) -> list[Block]:
+    blocks: list[Block] = [
+        DividerBlock(),
+        _header(t("home.complaints.title", lang, count=manager.open_complaints)),
+    ]
+    shown = list(manager.complaints[:COMPLAINT_LIMIT])
+    if not shown:
+        blocks.append(_section(t("home.complaints.empty", lang)))
+    blocks += [_section(story_summary(story)) for story in shown]
+    if manager.open_complaints > len(shown) > 0:
+        blocks.append(
+            _context(t("home.complaints.more", lang, shown=len(shown), count=manager.open_complaints))
+        )
+    return blocks
+
+
+def _by_channel(schedules: Sequence[ChannelSchedule]) -> list[tuple[str, list[ChannelSchedule]]]:
+    grouped: dict[str, list[ChannelSchedule]] = {}
+    for schedule in schedules:
+        grouped.setdefault(schedule.channel_id, []).append(schedule)
+    return list(grouped.items())
+
+
+def _channel_block(channel: str, schedules: list[ChannelSchedule], now: datetime, lang: str) -> SectionBlock:
+    specs = [s.spec for s in schedules]
+    try:
+        lines = schedule_lines(specs, list(schedules[0].skip_dates), now, lang)
+    except (ValueError, LookupError):
+        # A stored time or zone that no longer parses must not take the whole Home tab down.
+        lines = "\n".join(f"• {s.spec.kind}: {s.spec.time} ({s.spec.timezone})" for s in schedules)
+    section = _section(t("home.schedules.channel", lang, channel=channel, lines=lines))
+    section.accessory = ButtonElement(
+        text=t("button.post_now", lang),
+        action_id=ACTION_HOME_POST,
+        value=channel,
+        confirm=ConfirmObject(
+            title=t("confirm.post_now_title", lang),
+            text=t("confirm.post_now_text", lang, channel=channel),
+            confirm=t("confirm.post_now_yes", lang),
+            deny=t("confirm.post_now_no", lang),
+        ),
+    )
+    return section
+
+
+def _schedule_blocks(manager: ManagerHome, now: datetime, lang: str, budget: int) -> list[Block]:
+    """The schedules, one section per channel, within `budget` blocks."""
+    blocks: list[Block] = [DividerBlock(), _header(t("home.schedules.title", lang))]
+    channels = _by_channel(manager.schedules)
+    if not channels:
+        return [*blocks, _section(t("home.schedules.empty", lang))]
+    room = budget - len(blocks)
+    fits = channels if len(channels) <= room else channels[: max(0, room - 1)]
+    blocks += [_channel_block(channel, schedules, now, lang) for channel, schedules in fits]
+    if len(fits) < len(channels):
+        blocks.append(_context(t("home.schedules.more", lang, count=len(channels) - len(fits))))
+    return blocks
+
+
+def home_view(
+    lang: str,
+    mine: AuthorImpact,
+    recent: Sequence[Story],
+    now: datetime,
+    manager: ManagerHome | None = None,
+) -> dict[str, Any]:
+    """The Home tab: the user's own impact and recent voices; for managers also schedules
+    with Post now and the open complaints. All user text is escaped by story_summary."""
+    blocks = _mine_blocks(mine, recent, lang)
+    if manager is not None:
+        complaints = _complaint_blocks(manager, lang)
+        budget = HOME_BLOCK_LIMIT - len(blocks) - len(complaints)
+        blocks += _schedule_blocks(manager, now, lang, budget)
+        blocks += complaints
+    return View(type="home", blocks=blocks[:HOME_BLOCK_LIMIT]).to_dict()
+
+
+def unavailable_view(lang: str) -> dict[str, Any]:
+    """A Home tab saying the database could not be reached (replaced on the next open)."""
+    return View(type="home", blocks=[_section(t("db_unavailable_short", lang))]).to_dict()
