@@ -76,13 +76,11 @@ def customer_name(story: Story, lang: str) -> str:
 
 
 def story_header_text(story: Story, lang: str) -> str:
+    """The header, escaped like all user text and cut to Slack's 150 characters."""
     if story.consent == "anonymous":
         return t("story.header_anonymous", lang)
-    full = t("story.header", lang, customer=story.customer)
-    if len(full) <= HEADER_LIMIT:
-        return full
     prefix = t("story.header", lang, customer="")
-    return prefix + story.customer[: HEADER_LIMIT - len(prefix) - 1] + ELLIPSIS
+    return prefix + shorten(story.customer, HEADER_LIMIT - len(prefix))
 
 
 def story_body_blocks(story: Story, lang: str) -> list[Block]:
@@ -129,7 +127,10 @@ def story_post_blocks(story: Story, lang: str) -> list[dict[str, Any]]:
 
 def story_fallback_text(story: Story, lang: str) -> str:
     """Notification text for the post: header and the start of the quote, escaped."""
-    return shorten(f"{story_header_text(story, lang)}: {story.quote}", 300)
+    name = t("story.header_anonymous", lang) if story.consent == "anonymous" else t(
+        "story.header", lang, customer=story.customer
+    )
+    return shorten(f"{name}: {story.quote}", 300)
 
 
 def edit_delete_actions(story: Story, lang: str) -> ActionsBlock:

@@ -179,3 +179,10 @@ def test_prompt_is_inert_and_within_limits(prompt: str, voice: Story | None) -> 
         assert (voice, voice.extra) == before
         if voice.consent == "anonymous":
             assert len(blocks) == 2  # the quote only: no customer or contact line
+
+
+def test_fallback_text_is_escaped_once() -> None:
+    from bot.render import story_fallback_text
+
+    story = Story(id=1, customer="A&B <x>", quote="fish & chips", author="UAUTHOR")
+    assert story_fallback_text(story, "en") == "Customer of the week: A&amp;B &lt;x&gt;: fish &amp; chips"
