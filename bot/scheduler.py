@@ -28,7 +28,6 @@ from storage.schedules import ChannelSchedule
 
 log = logging.getLogger("impact.scheduler")
 
-SWEEP_SECONDS = 30
 LOOKBACK = timedelta(days=8)  # how far back a sweep looks for slots to post or record as skipped
 FANOUT_WORKERS = 8
 
@@ -59,7 +58,7 @@ class SlotScheduler:
         self.scheduler.start()
         self.scheduler.add_job(
             self.sync,
-            IntervalTrigger(seconds=SWEEP_SECONDS, timezone=UTC),
+            IntervalTrigger(seconds=self.settings.sweep_seconds, timezone=UTC),
             id="sync",
             replace_existing=True,
             next_run_time=datetime.now(UTC),

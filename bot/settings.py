@@ -47,6 +47,7 @@ class Settings:
     log_level: str = "INFO"
     grace_hours: float = 6.0
     slot_lease_seconds: int = 600
+    sweep_seconds: int = 30
 
     @property
     def socket_mode(self) -> bool:
@@ -184,6 +185,10 @@ def load_settings(
     if not lease_text.isdigit() or int(lease_text) < 1:
         raise SettingsError("IMPACT_SLOT_LEASE_SECONDS", "must be a whole number of seconds")
 
+    sweep_text = get("IMPACT_SWEEP_SECONDS") or "30"
+    if not sweep_text.isdigit() or not 1 <= int(sweep_text) <= 3600:
+        raise SettingsError("IMPACT_SWEEP_SECONDS", "must be a whole number of seconds from 1 to 3600")
+
     scopes = tuple(s.strip() for s in (get("SLACK_SCOPES") or "").split(",") if s.strip())
 
     return Settings(
@@ -204,4 +209,5 @@ def load_settings(
         log_level=log_level,
         grace_hours=grace_hours,
         slot_lease_seconds=int(lease_text),
+        sweep_seconds=int(sweep_text),
     )

@@ -110,6 +110,7 @@ class SlackStandin:
         self._changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._seq = 0
+        self._last_ts = 0
         self._fails: dict[str, list[_Rule]] = {}
         self._errors: dict[str, list[_Rule]] = {}
         self._delays: dict[str, float] = {}
@@ -243,8 +244,11 @@ class SlackStandin:
 
     # ---- internals ------------------------------------------------------------------------
     def _next_ts(self) -> str:
+        # Like Slack: the ts is the posting time in microseconds, unique and increasing.
         self._seq += 1
-        return f"{1700000000 + self._seq // 10000}.{(self._seq % 10000) * 100:06d}"
+        micros = max(int(time.time() * 1_000_000), self._last_ts + 1)
+        self._last_ts = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _take(self, rules: dict[str, list[_Rule]], method: str, args: dict) -> _Rule | None:
         """Pop one use of the first rule matching method (or "*") and channel."""
