@@ -68,8 +68,16 @@ def create_app(settings: Settings, db: Database, *, services: Services | None = 
     }
     if settings.oauth_mode:
         kwargs.pop("client")
-        kwargs["oauth_settings"] = _oauth_settings(settings, db)
+        oauth = _oauth_settings(settings, db)
+        kwargs["oauth_settings"] = oauth
         kwargs["client"] = make_client(settings, token="")
+
+        def client_for(team: str) -> WebClient:
+            """The scheduler posts with each workspace's own installed bot token."""
+            bot = oauth.installation_store.find_bot(enterprise_id=None, team_id=team)
+            return make_client(settings, token=bot.bot_token if bot else "")
+
+        services.extras.setdefault("client_for", client_for)
     else:
         # The client carries the bot token. auth.test at start would fail where Slack is
         # unreachable; `impact-bot doctor` checks the token instead.

@@ -193,14 +193,29 @@ def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_post_story(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.posting import post_story_now
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app import make_client
+    from bot.managers import ManagerDirectory
+    from bot.posting import ChannelProblem, Poster
+    from storage import queries
 
     db = open_database(settings)
     with db.session() as session:
-        ws = _workspace(session, args.team)
+        ws = _workspace(session, args.team, create=bool(args.team))
+        team = queries.team_of(session, ws)
+    client = make_client(settings)
+    poster = Poster(
+        settings, db, ManagerDirectory(settings.managers, settings.manager_group), lambda _: client
+    )
+    channel = args.channel.lstrip("#")
     try:
-        permalink = post_story_now(settings, db, ws, args.channel)
-    except RuntimeError as e:
-        raise CommandError(str(e)) from None
-    print(f"posted: {permalink}")
+        permalink = poster.post_story_now(team, ws, channel)
+    except ChannelProblem as e:
+        raise CommandError(
+            f"Slack refused to post in {channel} ({e.error}): invite the bot with /invite @Impact"
+        ) from None
+    except SlackApiError as e:
+        raise CommandError(f"Slack answered {e.response.get('error')} for {channel}") from None
+    print(f"posted in {channel}: {permalink or '(no permalink)'}")
     return 0

@@ -127,8 +127,10 @@ def story_post_blocks(story: Story, lang: str) -> list[dict[str, Any]]:
 
 def story_fallback_text(story: Story, lang: str) -> str:
     """Notification text for the post: header and the start of the quote, escaped."""
-    name = t("story.header_anonymous", lang) if story.consent == "anonymous" else t(
-        "story.header", lang, customer=story.customer
+    name = (
+        t("story.header_anonymous", lang)
+        if story.consent == "anonymous"
+        else t("story.header", lang, customer=story.customer)
     )
     return shorten(f"{name}: {story.quote}", 300)
 

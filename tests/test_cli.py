@@ -117,3 +117,22 @@ def test_doctor_reports_scopes_and_passes_when_right(tmp_path: Path) -> None:
         standin.error("auth.test", "invalid_auth")
         result = run(tmp_path, "doctor", **env)
         assert result.returncode == 1 and "invalid_auth" in result.stdout
+
+
+def test_post_story_posts_once_and_explains_a_missing_invite(tmp_path: Path) -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    source = tmp_path / "s.csv"
+    source.write_text("customer,quote,author\nAcme,<!channel> we love it,U0AUTHOR\n")
+    with SlackStandin() as standin:
+        env["SLACK_API_URL"] = standin.base_url
+        run(tmp_path, "import", str(source), "--team", "T111")
+        result = run(tmp_path, "post-story", "--channel", "C1", **env)
+        assert result.returncode == 0, result.stderr
+        assert "posted in C1: https://" in result.stdout
+        [post] = [c for c in standin.calls_to("chat.postMessage") if c.args["channel"] == "C1"]
+        assert "<!channel>" not in json.dumps(post.json_arg("blocks"))
+        assert [c.args["channel"] for c in standin.calls_to("chat.postMessage")].count("U0AUTHOR") == 1
+        standin.error("chat.postMessage", "not_in_channel", channel="C2")
+        result = run(tmp_path, "post-story", "--channel", "C2", **env)
+        assert result.returncode == 1 and "/invite @Impact" in result.stderr
+        assert result.stderr.count("\n") == 1

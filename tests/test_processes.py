@@ -217,7 +217,9 @@ def test_two_processes_manager_sets_next_minute_exactly_one_story(
     )
     status, body = post_signed(a.url + "/slack/events", SECRET, interactive_body(payload))
     assert status == 200 and body == "", body
-    wait_until(lambda: len(posts_to(standin, "C1")) >= 1, (slot - datetime.now(UTC)).total_seconds() + 30, "post")
+    wait_until(
+        lambda: len(posts_to(standin, "C1")) >= 1, (slot - datetime.now(UTC)).total_seconds() + 30, "post"
+    )
     [post] = posts_to(standin, "C1")
     assert post.received_at >= slot.timestamp() - 1
     time.sleep(6)  # both processes sweep again, several times

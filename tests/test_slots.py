@@ -146,7 +146,9 @@ def test_missed_slot_is_late_within_grace_and_skipped_after(
     assert [c.status for c in claims(db)] == ["posted", "skipped"]
 
 
-def test_schedule_made_after_the_slot_time_waits_for_the_next_one(db: Database, standin: SlackStandin) -> None:
+def test_schedule_made_after_the_slot_time_waits_for_the_next_one(
+    db: Database, standin: SlackStandin
+) -> None:
     setup_channel(db, "C1", created=MONDAY_9 + timedelta(minutes=1))
     add_story(db)
     assert scheduler(standin, db).sweep(schedules(db), now=MONDAY_9 + timedelta(minutes=2)) == {}
@@ -181,7 +183,9 @@ def test_dead_process_that_had_posted_is_not_doubled(db: Database, standin: Slac
     stale_claim(db, ws, "C1")
     # The dead process's post reached Slack before it died.
     metadata = {"event_type": METADATA_EVENT, "event_payload": {"slot": slot_key("C1", "story", MONDAY_9)}}
-    ts = standin.add_message("C1", "Customer of the week", user="UBOT", metadata=metadata, ts="1795424405.000100")
+    ts = standin.add_message(
+        "C1", "Customer of the week", user="UBOT", metadata=metadata, ts="1795424405.000100"
+    )
     worker = scheduler(standin, db, slot_lease_seconds=60)
     # Within the lease the claim still belongs to the other process.
     assert worker.sweep(schedules(db), now=MONDAY_9 + timedelta(seconds=30)) != {}
@@ -245,7 +249,9 @@ def test_server_errors_that_persist_are_retried_by_the_next_sweep_without_doubli
     assert len(posts_to(standin, "C1")) == 1 and claims(db)[0].status == "posted"
 
 
-def test_not_in_channel_is_reported_to_managers_once_and_not_retried(db: Database, standin: SlackStandin) -> None:
+def test_not_in_channel_is_reported_to_managers_once_and_not_retried(
+    db: Database, standin: SlackStandin
+) -> None:
     setup_channel(db, "C9")
     add_story(db)
     standin.error("chat.postMessage", "not_in_channel", channel="C9")
@@ -260,7 +266,9 @@ def test_not_in_channel_is_reported_to_managers_once_and_not_retried(db: Databas
     assert [c.status for c in claims(db)] == ["failed", "failed"]
 
 
-def test_story_post_escapes_user_text_and_tells_author_and_colleagues(db: Database, standin: SlackStandin) -> None:
+def test_story_post_escapes_user_text_and_tells_author_and_colleagues(
+    db: Database, standin: SlackStandin
+) -> None:
     setup_channel(db, "C1")
     add_story(
         db,
@@ -275,7 +283,11 @@ def test_story_post_escapes_user_text_and_tells_author_and_colleagues(db: Databa
     for live in LIVE:
         assert live not in text
     assert "&lt;!channel&gt;" in text and "<@U0AUTHOR>" in text and "<@U0CRED>" in text
-    dms = {c.args["channel"]: c.args["text"] for c in standin.calls_to("chat.postMessage") if c.args["channel"] != "C1"}
+    dms = {
+        c.args["channel"]: c.args["text"]
+        for c in standin.calls_to("chat.postMessage")
+        if c.args["channel"] != "C1"
+    }
     assert set(dms) == {"U0AUTHOR", "U0CRED"}
     assert all("https://" in text and "<#C1>" in text for text in dms.values())
     assert "<!here>" not in json.dumps(dms)

@@ -296,3 +296,11 @@ def test_healthz(running: RunningApp) -> None:
     with urllib.request.urlopen(running.url + "/healthz") as resp:
         assert resp.status == 200
         assert json.loads(resp.read()) == {"status": "ok"}
+
+
+def test_oauth_mode_serves_the_install_page(make_app: Any, db: Any) -> None:
+    app = make_app(db, bot_token=None, client_id="111.222", client_secret="shh")
+    with urllib.request.urlopen(app.url + "/slack/install") as resp:
+        page = resp.read().decode()
+    assert resp.status == 200 and "slack.com/oauth/v2/authorize" in page and "client_id=111.222" in page
+    assert "chat%3Awrite" in page or "chat:write" in page
