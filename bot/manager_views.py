@@ -47,6 +47,11 @@ class ScheduleForm:
     language: str | None
 
 
+def _title(text: str, limit: int = 24) -> str:
+    """A modal title within Slack's 24 characters, cut at a word rather than mid-word."""
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 def _days(block_id: str, label: str, lang: str, initial: tuple[str, ...]) -> InputBlock:
     options = [Option(value=d, label=t(f"day.{d}", lang)) for d in WEEKDAYS]
     chosen = [o for o in options if o.value in initial]
@@ -104,7 +109,7 @@ def schedule_modal(
     return View(
         type="modal",
         callback_id=SCHEDULE_CALLBACK,
-        title=t("schedule.title", lang)[:24],
+        title=_title(t("schedule.title", lang)),
         submit=t("modal.submit", lang),
         close=t("modal.cancel", lang),
         private_metadata=json.dumps({"channel": channel}),

@@ -104,8 +104,12 @@ class Poster:
         self.lease = timedelta(seconds=settings.slot_lease_seconds)
         self.grace = timedelta(hours=settings.grace_hours)
 
-    def language(self, schedule_language: str | None) -> str:
-        return schedule_language or self.settings.language
+    def language(self, ws: int, channel_language: str | None) -> str:
+        """The channel's language, else the workspace's (settings), else IMPACT_LANGUAGE."""
+        if channel_language:
+            return channel_language
+        with self.db.session() as session:
+            return queries.workspace_language(session, ws) or self.settings.language
 
     # --- a scheduled slot -----------------------------------------------------------------
 
@@ -131,7 +135,7 @@ class Poster:
                     sq.finish_claim(session, claim.id, "failed", note="not posted within the grace period")
                 log.warning("slot %s given up: not posted within the grace period", key)
                 return "expired"
-        lang = self.language(schedule.language)
+        lang = self.language(ws, schedule.language)
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"slot": key}}
         try:
             if kind == "story":
@@ -277,7 +281,7 @@ class Poster:
             if claim is None:
                 return None
             claim_id = claim.id
-        lang = lang or self.language(None)
+        lang = lang or self.language(ws, None)
         try:
             ts, story = self._post_story(
                 client, ws, channel, lang, None, utcnow(), claim_id, query=query, skip=skip

@@ -127,7 +127,6 @@ def quick_log(
         apologise(respond, lang, text)
         return
     respond(blocks=confirmation_blocks(story, lang), text=t("saved", lang))
-    services.extras.get("on_story_saved", lambda *a: None)(story, client)
 
 
 def show_list(services: Services, body: dict[str, Any], respond: Any, context: Any, lang: str) -> None:

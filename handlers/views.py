@@ -72,8 +72,6 @@ def save_from_modal(
     if story is None:
         return
     confirm(client, user, meta, story, lang, "updated" if story_id else "saved")
-    if not story_id:
-        services.extras.get("on_story_saved", lambda *a: None)(story, client)
 
 
 def confirm(client: Any, user: str, meta: dict[str, Any], story: Story, lang: str, message_id: str) -> None:

@@ -87,18 +87,18 @@ def set_channel_schedules(
         for s in session.scalars(select(ScheduleRow).where(ScheduleRow.channel_row_id == channel.id))
     }
     wanted = {spec.kind: spec for spec in specs}
-    for kind, row in existing.items():
+    for kind, old in existing.items():
         if kind not in wanted:
-            session.delete(row)
+            session.delete(old)
     for kind, spec in wanted.items():
-        row = existing.get(kind)
-        changed = row is None or (row.weekdays, row.time, row.timezone) != (
+        found = existing.get(kind)
+        changed = found is None or (found.weekdays, found.time, found.timezone) != (
             ",".join(spec.weekdays),
             spec.time,
             spec.timezone,
         )
-        if row is None:
-            row = ScheduleRow(channel_row_id=channel.id, kind=kind)
+        row = found if found is not None else ScheduleRow(channel_row_id=channel.id, kind=kind)
+        if found is None:
             session.add(row)
         row.weekdays = ",".join(spec.weekdays)
         row.time = spec.time
@@ -195,7 +195,7 @@ def claim_slot(
     except IntegrityError:
         pass
     with db.session() as session:
-        row = session.scalar(
+        held = session.scalar(
             select(SlotClaim).where(
                 SlotClaim.workspace_id == ws,
                 SlotClaim.channel_id == channel_id,
@@ -203,19 +203,19 @@ def claim_slot(
                 SlotClaim.slot_at == slot_at,
             )
         )
-        if row is None or row.status != "claimed" or row.claimed_at > now - lease:
+        if held is None or held.status != "claimed" or held.claimed_at > now - lease:
             return None
         result = session.execute(
             update(SlotClaim)
             .where(
-                SlotClaim.id == row.id,
+                SlotClaim.id == held.id,
                 SlotClaim.status == "claimed",
-                SlotClaim.claimed_at == row.claimed_at,
+                SlotClaim.claimed_at == held.claimed_at,
             )
             .values(owner=owner, claimed_at=now)
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]
-            return Claim(row.id, recovered=True)
+            return Claim(held.id, recovered=True)
     return None
 
 
