@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -110,7 +111,8 @@ def _channel_block(channel: str, schedules: list[ChannelSchedule], now: datetime
     section.accessory = ButtonElement(
         text=t("button.post_now", lang),
         action_id=ACTION_HOME_POST,
-        value=channel,
+        # The publish time makes a double-clicked Post now go out once (see Poster.post_story_now).
+        value=json.dumps({"c": channel, "n": now.isoformat()}, separators=(",", ":")),
         confirm=ConfirmObject(
             title=t("confirm.post_now_title", lang),
             text=t("confirm.post_now_text", lang, channel=channel),

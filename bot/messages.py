@@ -133,7 +133,7 @@ EN: dict[str, str] = {
     "posted": "Posted in <#{channel}>: {permalink}",
     "cancelled": "Cancelled; nothing was posted.",
     "already_posted": "That preview was already posted.",
-    "schedule.title": "Schedule for this channel",
+    "schedule.title": "Channel schedule",
     "schedule.story_days": "Customer of the week: days",
     "schedule.story_time": "Customer of the week: time (HH:MM)",
     "schedule.prompt_days": "Stand-up prompt: days",

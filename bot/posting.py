@@ -125,10 +125,12 @@ class Poster:
         if claim.recovered:
             # A process died holding this slot: it may have posted before dying.
             found = self._find_posted(client, channel, slot_at, key)
-            if found:
-                with self.db.session() as session:
-                    sq.finish_claim(session, claim.id, "posted", ts=found, note="found after takeover")
-                log.info("slot %s was already posted (ts %s) by a process that died", key, found)
+            if found is not None:
+                ts, payload = found
+                story_id = payload.get("story_id")
+                post_kind = "prompt" if kind == "prompt" else ("story" if story_id else "invitation")
+                self._record(ws, channel, ts, claim.id, post_kind, story_id, note="found after takeover")
+                log.info("slot %s was already posted (ts %s) by a process that died", key, ts)
                 return "found"
             if now - slot_at > self.grace:
                 with self.db.session() as session:
@@ -161,7 +163,10 @@ class Poster:
             self.close_the_loop(client, story, channel, ts, lang)
         return "posted"
 
-    def _find_posted(self, client: WebClient, channel: str, slot_at: datetime, key: str) -> str | None:
+    def _find_posted(
+        self, client: WebClient, channel: str, slot_at: datetime, key: str
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The ts and metadata payload of this slot's message, if it reached the channel."""
         oldest = f"{(slot_at - timedelta(minutes=5)).timestamp():.6f}"
         try:
             history = client.conversations_history(
@@ -172,11 +177,9 @@ class Poster:
             return None
         for message in history.get("messages") or []:
             meta = message.get("metadata") or {}
-            if (
-                meta.get("event_type") == METADATA_EVENT
-                and (meta.get("event_payload") or {}).get("slot") == key
-            ):
-                return str(message["ts"])
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == METADATA_EVENT and payload.get("slot") == key:
+                return str(message["ts"]), payload
         return None
 
     def _post(
@@ -212,17 +215,36 @@ class Poster:
         skip: int = 0,
     ) -> tuple[str, Story | None]:
         choice = choose_for_channel(self.db, ws, channel, now, query=query, skip=skip)
-        blocks, text = story_message(choice, lang)
-        ts = self._post(client, channel, blocks, text, metadata)
         story = choice.story
+        blocks, text = story_message(choice, lang)
+        if metadata is not None and story is not None:
+            # Lets a process that takes over after a crash record which story went out.
+            metadata["event_payload"]["story_id"] = story.id
+        ts = self._post(client, channel, blocks, text, metadata)
+        self._record(
+            ws, channel, ts, claim_id, "story" if story else "invitation", story.id if story else None
+        )
+        return ts, story
+
+    def _record(
+        self,
+        ws: int,
+        channel: str,
+        ts: str,
+        claim_id: int | None,
+        kind: str,
+        story_id: int | None,
+        prompt: str | None = None,
+        note: str = "",
+    ) -> None:
+        """After a post reached Slack: close the claim and remember the post, in one transaction."""
         with self.db.session() as session:
             if claim_id is not None:
-                sq.finish_claim(session, claim_id, "posted", ts=ts)
-            sq.add_post(
-                session, ws, channel, ts, "story" if story else "invitation", story.id if story else None
-            )
+                sq.finish_claim(session, claim_id, "posted", ts=ts, note=note)
+            sq.add_post(session, ws, channel, ts, kind, story_id, prompt=prompt)
+            if prompt is not None:
+                sq.set_last_prompt(session, ws, channel, prompt)
             sq.note_channel_error(session, ws, channel, None)
-        return ts, story
 
     def _post_prompt(
         self,
@@ -249,12 +271,7 @@ class Poster:
         ts = self._post(
             client, channel, prompt_blocks(prompt, voice, lang), prompt_fallback_text(prompt), metadata
         )
-        with self.db.session() as session:
-            if claim_id is not None:
-                sq.finish_claim(session, claim_id, "posted", ts=ts)
-            sq.add_post(session, ws, channel, ts, "prompt", voice.id if voice else None, prompt=prompt)
-            sq.set_last_prompt(session, ws, channel, prompt)
-            sq.note_channel_error(session, ws, channel, None)
+        self._record(ws, channel, ts, claim_id, "prompt", voice.id if voice else None, prompt=prompt)
         return ts
 
     # --- on demand ------------------------------------------------------------------------
@@ -316,9 +333,9 @@ class Poster:
     ) -> None:
         """Tell the author and the credited colleagues that their story was featured."""
         link = permalink if permalink is not None else self.permalink(client, channel, ts)
-        customer = escape(
-            story.customer if story.consent != "anonymous" else t("story.header_anonymous", lang)
-        )
+        # A direct message to people who know the customer: the name is fine even when the
+        # channel post was anonymous.
+        customer = escape(story.customer)
         recipients = [(story.author, "featured.dm")] if story.author else []
         recipients += [(u, "credited.dm") for u in story.credited if u != story.author]
         for user, message_id in recipients:

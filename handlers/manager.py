@@ -105,9 +105,18 @@ def register(app: Any, services: Services) -> None:
         if not is_manager(services, client, context, body):
             client.chat_postMessage(channel=user, text=t("manager_only", lang))
             return
-        channel = action.get("value") or ""
-        text = _post_now(services, body, context, lang, {"c": channel, "q": "", "s": 0, "n": None})
+        try:
+            state = json.loads(action.get("value") or "")
+        except ValueError:
+            state = {"c": action.get("value") or "", "n": None}
+        text = _post_now(
+            services, body, context, lang, {"c": state.get("c", ""), "q": "", "s": 0, "n": state.get("n")}
+        )
         client.chat_postMessage(channel=user, text=text)
+        # A fresh Home tab carries a fresh Post now button for the next deliberate post.
+        from handlers.home import publish_home
+
+        publish_home(services, client, context, body, user)
 
     app.action(ACTION_HOME_POST)(on_home_post)
 

@@ -182,7 +182,10 @@ def test_dead_process_that_had_posted_is_not_doubled(db: Database, standin: Slac
     add_story(db)
     stale_claim(db, ws, "C1")
     # The dead process's post reached Slack before it died.
-    metadata = {"event_type": METADATA_EVENT, "event_payload": {"slot": slot_key("C1", "story", MONDAY_9)}}
+    with db.session() as s:
+        [story] = queries.live_stories(s, ws)
+    payload = {"slot": slot_key("C1", "story", MONDAY_9), "story_id": story.id}
+    metadata = {"event_type": METADATA_EVENT, "event_payload": payload}
     ts = standin.add_message(
         "C1", "Customer of the week", user="UBOT", metadata=metadata, ts="1795424405.000100"
     )
@@ -194,6 +197,9 @@ def test_dead_process_that_had_posted_is_not_doubled(db: Database, standin: Slac
     assert posts_to(standin, "C1") == []
     [claim] = claims(db)
     assert (claim.status, claim.message_ts) == ("posted", ts)
+    # The post is remembered, so the story counts as featured in this channel.
+    with db.session() as s:
+        assert sq.featured_story_ids(s, ws, "C1") == {story.id}
     assert standin.calls_to("conversations.history")
     assert_calls_match_spec(standin.calls)
 

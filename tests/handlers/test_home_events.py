@@ -304,7 +304,10 @@ def assert_manager_sections(view: dict[str, Any]) -> None:
     assert "Mon at 09:00 (Europe/Berlin)" in shown and "Tue, Thu at 09:30" in shown
     assert "next: <!date^" in shown
     posts = buttons(view)
-    assert [(b["action_id"], b["value"]) for b in posts] == [("home_post_now", "C1"), ("home_post_now", "C2")]
+    assert [(b["action_id"], json.loads(b["value"])["c"]) for b in posts] == [
+        ("home_post_now", "C1"),
+        ("home_post_now", "C2"),
+    ]
     assert all(b["text"]["text"] == "Post now" for b in posts)
     assert "Open complaints: 7" in shown
     assert shown.count("Broken &lt;!here&gt;") == 5
@@ -386,3 +389,31 @@ def test_home_view_stays_within_slack_limits() -> None:
     for block in view["blocks"]:
         for part in [block.get("text") or {}, *block.get("elements", [])]:
             assert len(part.get("text", "")) <= 3000
+
+
+def test_post_now_from_home_posts_once_even_when_double_clicked(running: RunningApp) -> None:
+    from tests.signing import block_action_payload, interactive_body
+
+    seed_manager_data(running)
+    add_story(running, customer="Featured Inc", quote="Worth a post")
+    view = open_home(running, "UBOSS")
+    button = next(b for b in buttons(view) if json.loads(b["value"])["c"] == "C1")
+    click = block_action_payload(
+        "home_post_now", button["value"], user_id="UBOSS", channel_id=None, view=view
+    )
+    assert running.post(interactive_body(click))[0] == 200
+    assert running.post(interactive_body(click))[0] == 200
+    dms = running.standin.wait_for("views.publish", 2)  # the Home tab is refreshed after posting
+    assert dms
+    wait_until(
+        lambda: (
+            len([c for c in running.standin.attempts_to("chat.postMessage") if c.args["channel"] == "UBOSS"])
+            >= 2
+        )
+    )
+    posts = [c for c in running.standin.calls_to("chat.postMessage") if c.args["channel"] == "C1"]
+    assert len(posts) == 1
+    replies = [
+        c.args["text"] for c in running.standin.calls_to("chat.postMessage") if c.args["channel"] == "UBOSS"
+    ]
+    assert any("Posted in <#C1>" in r for r in replies) and any("already posted" in r for r in replies)

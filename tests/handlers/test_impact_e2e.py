@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -304,3 +305,19 @@ def test_oauth_mode_serves_the_install_page(make_app: Any, db: Any) -> None:
         page = resp.read().decode()
     assert resp.status == 200 and "slack.com/oauth/v2/authorize" in page and "client_id=111.222" in page
     assert "chat%3Awrite" in page or "chat:write" in page
+
+
+def test_healthz_is_503_when_the_database_does_not_answer(make_app: Any) -> None:
+    from storage.db import Database
+
+    down = Database("postgresql+psycopg://nobody@127.0.0.1:9/none")
+    app = make_app(down)
+    try:
+        urllib.request.urlopen(app.url + "/healthz")
+        raise AssertionError("expected 503")
+    except urllib.error.HTTPError as e:
+        assert e.code == 503
+    # Slack requests are still acknowledged, with an apology.
+    status, _ = command(app, "Acme: said while the database is down")
+    assert status == 200
+    assert "Sorry" in json.dumps(last_response(app))
