@@ -52,8 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Alembic narrates every plugin at INFO; the operator only needs its warnings.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Alembic and APScheduler narrate every step at INFO (a line per job run every sweep); an
+    # operator running the bot for years wants their warnings, and our own INFO lines.
+    for noisy in ("alembic", "apscheduler"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     handlers: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
         "run": cmd_run,
         "migrate": cmd_migrate,

@@ -47,6 +47,21 @@ class ScheduleForm:
     language: str | None
 
 
+def _language_select(lang: str, current: str | None) -> InputBlock:
+    """An optional language choice; empty means "the default"."""
+    languages = [Option(value=code, label=t(f"language.{code}", lang)) for code in LANGUAGES]
+    return InputBlock(
+        block_id="language",
+        label=t("schedule.language", lang),
+        optional=True,
+        element=StaticSelectElement(
+            action_id="value",
+            options=languages,
+            initial_option=next((o for o in languages if o.value == current), None),
+        ),
+    )
+
+
 def _title(text: str, limit: int = 24) -> str:
     """A modal title within Slack's 24 characters, cut at a word rather than mid-word."""
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
@@ -86,7 +101,6 @@ def schedule_modal(
     """The schedule modal for one channel, prefilled with its current schedule."""
     story = current.get("story") or ScheduleSpec("story", ("mon",), "09:00", default_timezone)
     prompt = current.get("prompt")
-    languages = [Option(value=code, label=t(f"language.{code}", lang)) for code in LANGUAGES]
     blocks: list[Block] = [
         _days("story_days", t("schedule.story_days", lang), lang, story.weekdays),
         _text("story_time", t("schedule.story_time", lang), story.time),
@@ -95,16 +109,7 @@ def schedule_modal(
         _text("timezone", t("schedule.timezone", lang), story.timezone, optional=False),
         _text("skip_dates", t("schedule.skip", lang), ", ".join(skip_dates)),
         _text("tags", t("schedule.tags", lang), ", ".join(tags)),
-        InputBlock(
-            block_id="language",
-            label=t("schedule.language", lang),
-            optional=True,
-            element=StaticSelectElement(
-                action_id="value",
-                options=languages,
-                initial_option=next((o for o in languages if o.value == language), None),
-            ),
-        ),
+        _language_select(lang, language),
     ]
     return View(
         type="modal",
@@ -181,7 +186,6 @@ def schedule_lines(specs: list[ScheduleSpec], skip_dates: list[str], now: dateti
 
 def settings_modal(lang: str, prompts: list[str], language: str | None) -> dict[str, Any]:
     """Workspace settings: custom stand-up prompts (one per line) and the default language."""
-    languages = [Option(value=code, label=t(f"language.{code}", lang)) for code in LANGUAGES]
     return View(
         type="modal",
         callback_id=SETTINGS_CALLBACK,
@@ -190,16 +194,7 @@ def settings_modal(lang: str, prompts: list[str], language: str | None) -> dict[
         close=t("modal.cancel", lang),
         blocks=[
             _text("prompts", t("settings.prompts", lang), "\n".join(prompts), multiline=True),
-            InputBlock(
-                block_id="language",
-                label=t("schedule.language", lang),
-                optional=True,
-                element=StaticSelectElement(
-                    action_id="value",
-                    options=languages,
-                    initial_option=next((o for o in languages if o.value == language), None),
-                ),
-            ),
+            _language_select(lang, language),
         ],
     ).to_dict()
 

@@ -7,6 +7,7 @@ from typing import Any
 from bot.app import Services
 from bot.messages import t
 from bot.render import ACTION_DELETE, ACTION_EDIT, escape
+from bot.story import Story
 from handlers.commands import open_modal
 from handlers.common import DB_ERRORS, apologise, is_manager, language, team_ids
 from storage import queries
@@ -38,9 +39,13 @@ def _may_change(
     return story_author == body["user"]["id"] or is_manager(services, client, context, body)
 
 
-def edit_story(services: Services, body: dict[str, Any], respond: Any, client: Any, context: Any) -> None:
-    """Open the modal on the stored story."""
-    lang = language(services, body)
+def _changeable_story(
+    services: Services, body: dict[str, Any], respond: Any, client: Any, context: Any, lang: str
+) -> tuple[int, Story] | None:
+    """(workspace, story) when the clicker may change it; otherwise say why and return None.
+
+    The manager check asks Slack, so it runs after the read transaction has ended.
+    """
     story_id = _story_id(body)
     team, enterprise = team_ids(context, body)
     try:
@@ -49,33 +54,38 @@ def edit_story(services: Services, body: dict[str, Any], respond: Any, client: A
             story = queries.get_story(session, ws, story_id) if story_id else None
     except DB_ERRORS:
         apologise(respond, lang)
-        return
+        return None
     if story is None:
         respond(text=t("not_found", lang), replace_original=False)
-        return
+        return None
     if not _may_change(services, story.author, client, context, body):
         respond(text=t("not_yours", lang), replace_original=False)
-        return
-    open_modal(client, body, respond, lang, story.draft, story_id=story.id)
+        return None
+    return ws, story
+
+
+def edit_story(services: Services, body: dict[str, Any], respond: Any, client: Any, context: Any) -> None:
+    """Open the modal on the stored story."""
+    lang = language(services, body)
+    found = _changeable_story(services, body, respond, client, context, lang)
+    if found is not None:
+        open_modal(client, body, respond, lang, found[1].draft, story_id=found[1].id)
 
 
 def delete_story(services: Services, body: dict[str, Any], respond: Any, client: Any, context: Any) -> None:
     """Delete after Slack's confirm dialog; the confirmation message is replaced."""
     lang = language(services, body)
-    story_id = _story_id(body)
-    team, enterprise = team_ids(context, body)
+    found = _changeable_story(services, body, respond, client, context, lang)
+    if found is None:
+        return
+    ws, story = found
     try:
         with services.db.session() as session:
-            ws = queries.workspace_id(session, team, enterprise)
-            story = queries.get_story(session, ws, story_id) if story_id else None
-            if story is None:
-                respond(text=t("not_found", lang), replace_original=False)
-                return
-            if not _may_change(services, story.author, client, context, body):
-                respond(text=t("not_yours", lang), replace_original=False)
-                return
-            queries.delete_story(session, ws, story.id)
+            deleted = queries.delete_story(session, ws, story.id)
     except DB_ERRORS:
         apologise(respond, lang)
+        return
+    if deleted is None:
+        respond(text=t("not_found", lang), replace_original=False)
         return
     respond(text=t("deleted", lang, customer=escape(story.customer)), replace_original=True)

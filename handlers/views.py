@@ -47,19 +47,21 @@ def save_from_modal(
     user = body["user"]["id"]
     team, enterprise = team_ids(context, body)
     story_id = meta.get("story_id")
+    story: Story | None
     try:
         with services.db.session() as session:
             ws = queries.workspace_id(session, team, enterprise)
-            story: Story | None
-            if story_id:
-                existing = queries.get_story(session, ws, int(story_id))
-                if existing is None:
-                    ack(response_action="errors", errors={"customer": t("not_found", lang)})
-                    return
-                if existing.author != user and not is_manager(services, client, context, body):
-                    ack(response_action="errors", errors={"customer": t("not_yours", lang)})
-                    return
-                story = queries.update_story(session, ws, int(story_id), draft)
+            existing = queries.get_story(session, ws, int(story_id)) if story_id else None
+        if story_id and existing is None:
+            ack(response_action="errors", errors={"customer": t("not_found", lang)})
+            return
+        # Only a manager may change someone else's story; Slack is asked outside any transaction.
+        if existing and existing.author != user and not is_manager(services, client, context, body):
+            ack(response_action="errors", errors={"customer": t("not_yours", lang)})
+            return
+        with services.db.session() as session:
+            if existing:
+                story = queries.update_story(session, ws, existing.id, draft)
             else:
                 story = queries.add_story(
                     session, ws, draft, author=user, channel=str(meta.get("channel") or "")

@@ -321,3 +321,17 @@ def test_healthz_is_503_when_the_database_does_not_answer(make_app: Any) -> None
     status, _ = command(app, "Acme: said while the database is down")
     assert status == 200
     assert "Sorry" in json.dumps(last_response(app))
+
+
+def test_only_author_or_manager_can_save_an_edit(running: RunningApp) -> None:
+    command(running, "Acme: original words")
+    last_response(running)
+    [story] = stories(running)
+    meta = {"story_id": story.id, "channel": "C1", "response_url": running.standin.response_url("e")}
+    status, body = submit(running, {"customer": "Acme", "quote": "vandalised"}, meta=meta, user_id="U9")
+    assert json.loads(body)["errors"]["customer"].startswith("Only the author or a manager")
+    assert stories(running)[0].quote == "original words"
+    status, body = submit(running, {"customer": "Acme", "quote": "moderated"}, meta=meta, user_id="UBOSS")
+    assert status == 200 and body == ""
+    [edited] = stories(running)
+    assert (edited.quote, edited.author) == ("moderated", "U1")
