@@ -25,6 +25,8 @@ def diagnose(settings: Settings) -> list[str]:
                 problems.append(
                     f"the database schema is at {current or 'nothing'}, not {head}: run `impact-bot migrate`"
                 )
+            else:
+                problems += _check_schedules(db)
     finally:
         db.dispose()
     return problems
@@ -60,4 +62,26 @@ def _check_slack(settings: Settings) -> list[str]:
             f"the bot token has scopes it does not need ({', '.join(extra)}): update the app from "
             "manifest.json and reinstall it"
         )
+    return problems
+
+
+def _check_schedules(db: Database) -> list[str]:
+    """Schedules that cannot run, and channels where Slack refused the last post."""
+    from storage import schedules as sq
+
+    problems = []
+    with db.session() as session:
+        for schedule in sq.list_schedules(session):
+            try:
+                schedule.spec.trigger()
+            except Exception as e:
+                problems.append(
+                    f"the {schedule.spec.kind} schedule of channel {schedule.channel_id} cannot run "
+                    f"({e}): set it again with `/impact schedule` in that channel"
+                )
+        for channel, error in sq.channel_errors(session):
+            problems.append(
+                f"Slack refused the last post in channel {channel} ({error}): invite the bot there "
+                "with `/invite @Impact`, or remove the schedule with `/impact schedule off`"
+            )
     return problems

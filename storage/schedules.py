@@ -394,3 +394,13 @@ def set_custom_prompts(session: Session, ws: int, texts: list[str], user: str) -
     for text in texts:
         session.add(CustomPrompt(workspace_id=ws, text=text, created_by=user))
     session.flush()
+
+
+def channel_errors(session: Session) -> list[tuple[str, str]]:
+    """(channel, Slack error) for channels whose last scheduled post was refused."""
+    rows = session.execute(
+        select(ChannelRow.channel_id, ChannelRow.last_error)
+        .where(ChannelRow.last_error.is_not(None))
+        .order_by(ChannelRow.channel_id)
+    )
+    return [(channel, str(error)) for channel, error in rows]

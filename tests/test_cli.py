@@ -136,3 +136,24 @@ def test_post_story_posts_once_and_explains_a_missing_invite(tmp_path: Path) -> 
         result = run(tmp_path, "post-story", "--channel", "C2", **env)
         assert result.returncode == 1 and "/invite @Impact" in result.stderr
         assert result.stderr.count("\n") == 1
+
+
+def test_doctor_reports_channels_slack_refused(tmp_path: Path) -> None:
+    from bot.schedule import ScheduleSpec
+    from storage import queries
+    from storage import schedules as sq
+    from storage.db import Database
+
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    run(tmp_path, "migrate")
+    db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    with db.session() as s:
+        ws = queries.workspace_id(s, "T111")
+        sq.set_channel_schedules(s, ws, "C9", [ScheduleSpec("story", ("mon",), "09:00", "UTC")])
+        sq.note_channel_error(s, ws, "C9", "not_in_channel")
+    db.dispose()
+    with SlackStandin() as standin:
+        standin.scopes = ",".join(bot_scopes())
+        result = run(tmp_path, "doctor", SLACK_API_URL=standin.base_url, **env)
+    assert result.returncode == 1
+    assert "C9" in result.stdout and "not_in_channel" in result.stdout and "/invite @Impact" in result.stdout
