@@ -191,6 +191,7 @@ EN: dict[str, str] = {
     "confirm.post_now_text": "I'll post a customer story in <#{channel}> right away.",
     "confirm.post_now_yes": "Post",
     "confirm.post_now_no": "Cancel",
+    "prompt.voice": "*Voice of the customer*",
     "manager_only": "Only managers can do that. Ask a manager, or see `/impact help`.",
     "unknown_action": "Sorry, I didn't understand that button. Please try again.",
 }

@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
-from bot.messages import CATALOG, EN, t
+from bot.messages import t
 from bot.render import TEXT_LIMIT, blockquote, shorten
 from bot.story import Story
 
@@ -30,21 +30,8 @@ BUILTIN_PROMPTS: tuple[str, ...] = (
     "What risk to a customer's success do you see that we should act on?",
 )
 
-# Texts this module adds; looked up only when bot/messages.py does not (yet) define the id.
-PROMPT_TEXT: dict[str, str] = {
-    "prompt.voice": "*Voice of the customer*",
-}
-
 VOICE_QUOTE_LIMIT = 500  # the voice is an aside to the question, so keep it short
 NAME_LIMIT = 200
-
-
-def text(message_id: str, lang: str, **params: Any) -> str:
-    """The catalog's text for `message_id` when it has one, else this module's English text."""
-    if message_id in EN or message_id in CATALOG.get(lang, {}):
-        return t(message_id, lang, **params)
-    template = PROMPT_TEXT[message_id]
-    return template.format(**params) if params else template
 
 
 def _distinct(catalog: Sequence[str]) -> list[str]:
@@ -92,7 +79,7 @@ def prompt_blocks(prompt: str, voice: Story | None, lang: str) -> list[dict[str,
         raise ValueError("a stand-up prompt needs some text")
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=shorten(prompt.strip(), TEXT_LIMIT)))]
     if voice is not None and voice.quote.strip():
-        title = text("prompt.voice", lang)
+        title = t("prompt.voice", lang)
         quote = shorten(voice.quote.strip(), VOICE_QUOTE_LIMIT, blockquote)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"{title}\n{quote}")))
         said = _attribution(voice, lang)
