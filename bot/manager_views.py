@@ -97,6 +97,7 @@ def schedule_modal(
     skip_dates: list[str],
     tags: tuple[str, ...],
     language: str | None,
+    response_url: str = "",
 ) -> dict[str, Any]:
     """The schedule modal for one channel, prefilled with its current schedule."""
     story = current.get("story") or ScheduleSpec("story", ("mon",), "09:00", default_timezone)
@@ -117,7 +118,7 @@ def schedule_modal(
         title=_title(t("schedule.title", lang)),
         submit=t("modal.submit", lang),
         close=t("modal.cancel", lang),
-        private_metadata=json.dumps({"channel": channel}),
+        private_metadata=json.dumps({"channel": channel, "response_url": response_url}),
         blocks=blocks,
     ).to_dict()
 

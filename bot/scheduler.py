@@ -101,9 +101,8 @@ class SlotScheduler:
     def run_schedule(self, schedule_id: int) -> None:
         """The cron job of one schedule: run its due slot (the sweep would too, a little later)."""
         with self.db.session() as session:
-            schedule = next((s for s in sq.list_schedules(session) if s.id == schedule_id), None)
-        if schedule is not None:
-            self.sweep([schedule])
+            found = sq.list_schedules(session, schedule_id=schedule_id)
+        self.sweep(found)
 
     def sweep(self, schedules: Iterable[ChannelSchedule], now: datetime | None = None) -> dict[str, str]:
         """Post every due slot (concurrently across channels); record those past grace as skipped."""

@@ -55,6 +55,11 @@ def apologise(respond: Any, lang: str, typed: str = "") -> None:
         respond(text=t("db_unavailable_short", lang))
 
 
+def field_errors(errors: dict[str, tuple[str, dict[str, Any]]], lang: str) -> dict[str, str]:
+    """{block_id: message id and params} as the texts Slack shows under each field."""
+    return {field: t(mid, lang, **params) for field, (mid, params) in errors.items()}
+
+
 def say_ephemeral(respond: Any, text: str) -> None:
     respond(blocks=text_blocks(text), text=text)
 

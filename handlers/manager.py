@@ -32,6 +32,7 @@ from handlers.commands import MANAGER_SUBCOMMANDS
 from handlers.common import (
     DB_ERRORS,
     apologise,
+    field_errors,
     is_manager,
     language,
     log,
@@ -250,10 +251,16 @@ def open_schedule(
     except DB_ERRORS:
         apologise(respond, lang)
         return
-    view = schedule_modal(channel, lang, services.settings.timezone, current, skip, tags, chan_lang)
-    meta = json.loads(view["private_metadata"])
-    meta["response_url"] = body.get("response_url", "")
-    view["private_metadata"] = json.dumps(meta)
+    view = schedule_modal(
+        channel,
+        lang,
+        services.settings.timezone,
+        current,
+        skip,
+        tags,
+        chan_lang,
+        response_url=body.get("response_url", ""),
+    )
     try:
         client.views_open(trigger_id=body["trigger_id"], view=view)
     except SlackApiError as e:
@@ -269,7 +276,7 @@ def save_schedule(
         return
     form, errors = read_schedule_form(view)
     if form is None:
-        ack(response_action="errors", errors={k: t(mid, lang, **p) for k, (mid, p) in errors.items()})
+        ack(response_action="errors", errors=field_errors(errors, lang))
         return
     meta = json.loads(view.get("private_metadata") or "{}")
     channel = meta.get("channel", "")
@@ -329,7 +336,7 @@ def save_settings(
         return
     prompts, ws_lang, errors = read_settings_form(view)
     if errors:
-        ack(response_action="errors", errors={k: t(mid, lang, **p) for k, (mid, p) in errors.items()})
+        ack(response_action="errors", errors=field_errors(errors, lang))
         return
     try:
         ws = workspace(services, context, body)

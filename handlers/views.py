@@ -12,7 +12,7 @@ from bot.messages import t
 from bot.modal import CALLBACK_ID, read_metadata, read_submission
 from bot.render import confirmation_blocks
 from bot.story import Story, validate
-from handlers.common import DB_ERRORS, is_manager, language, log, team_ids
+from handlers.common import DB_ERRORS, field_errors, is_manager, language, log, team_ids
 from storage import queries
 
 
@@ -40,7 +40,7 @@ def save_from_modal(
     if errors:
         ack(
             response_action="errors",
-            errors={field: t(mid, lang, **params) for field, (mid, params) in errors.items()},
+            errors=field_errors(errors, lang),
         )
         return
     meta = read_metadata(view)

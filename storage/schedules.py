@@ -121,8 +121,10 @@ def remove_channel_schedules(session: Session, ws: int, channel_id: str) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def list_schedules(session: Session, ws: int | None = None) -> list[ChannelSchedule]:
-    """Every schedule (of one workspace, when given), by channel then kind."""
+def list_schedules(
+    session: Session, ws: int | None = None, schedule_id: int | None = None
+) -> list[ChannelSchedule]:
+    """Every schedule (of one workspace, or just one schedule, when given), by channel then kind."""
     query = (
         select(ScheduleRow, ChannelRow, Workspace.team_id)
         .join(ChannelRow, ScheduleRow.channel_row_id == ChannelRow.id)
@@ -131,6 +133,8 @@ def list_schedules(session: Session, ws: int | None = None) -> list[ChannelSched
     )
     if ws is not None:
         query = query.where(ChannelRow.workspace_id == ws)
+    if schedule_id is not None:
+        query = query.where(ScheduleRow.id == schedule_id)
     return [
         ChannelSchedule(
             id=sched.id,
