@@ -3,41 +3,39 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
+from bot import slack_client
 from bot.managers import ManagerDirectory
+from bot.messages import t
 from bot.settings import Settings
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
+# Threads that run listeners after their ack. A listener holds one while it waits on Slack (at
+# most slack_client.CALL_TIMEOUT per call), so this many slow calls can hang at once before a
+# new request waits for a thread; acks themselves come from the HTTP server's threads.
+LISTENER_THREADS = 32
 
-def retry_handlers() -> list[Any]:
-    """Slack's own retry handlers: 429 waits for Retry-After; 5xx and dropped connections back off."""
-    return [
-        RateLimitErrorRetryHandler(max_retry_count=5),
-        ServerErrorRetryHandler(max_retry_count=3),
-        ConnectionErrorRetryHandler(max_retry_count=3),
-    ]
+
+class SlackIdentity(Protocol):
+    """Who the bot token belongs to, as auth.test tells at start (see bot.startup)."""
+
+    team_id: str
+    enterprise_id: str
+    bot_user_id: str
 
 
 def make_client(settings: Settings, token: str | None = None) -> WebClient:
-    """A Web API client honouring SLACK_API_URL, with retries for 429, 5xx and lost connections."""
-    return WebClient(
-        token=token if token is not None else settings.bot_token,
-        base_url=settings.api_url,
-        timeout=15,
-        retry_handlers=retry_handlers(),
-    )
+    """A Web API client honouring SLACK_API_URL, with a deadline and retries that never double."""
+    return slack_client.make_client(settings.api_url, token if token is not None else settings.bot_token)
 
 
 @dataclass
@@ -53,8 +51,17 @@ class Services:
         self.managers = ManagerDirectory(self.settings.managers, self.settings.manager_group)
 
 
-def create_app(settings: Settings, db: Database, *, services: Services | None = None) -> App:
-    """Build the Bolt app with every listener registered."""
+def create_app(
+    settings: Settings,
+    db: Database,
+    *,
+    services: Services | None = None,
+    identity: SlackIdentity | None = None,
+) -> App:
+    """Build the Bolt app with every listener registered.
+
+    `identity` is what auth.test said at start; without it the first request asks once.
+    """
     from handlers import actions, commands, events, fallbacks, home, manager, shortcuts, views
 
     services = services or Services(settings=settings, db=db)
@@ -65,6 +72,7 @@ def create_app(settings: Settings, db: Database, *, services: Services | None = 
         # Listeners ack first and then work; in HTTP mode Bolt answers Slack at the ack.
         "process_before_response": False,
         "raise_error_for_unhandled_request": False,
+        "listener_executor": ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="impact-listener"),
     }
     if settings.oauth_mode:
         kwargs.pop("client")
@@ -79,11 +87,19 @@ def create_app(settings: Settings, db: Database, *, services: Services | None = 
 
         services.extras.setdefault("client_for", client_for)
     else:
-        # The client carries the bot token. auth.test at start would fail where Slack is
-        # unreachable; `impact-bot doctor` checks the token instead.
-        kwargs["token_verification_enabled"] = False
+        single = SingleWorkspace(settings, identity)
+
+        def authorize(
+            enterprise_id: str | None, team_id: str | None, user_id: str | None
+        ) -> AuthorizeResult | None:
+            # A plain function: Bolt passes arguments by the names it finds in the signature.
+            return single.authorize(enterprise_id, team_id, user_id)
+
+        kwargs["authorize"] = authorize
+        kwargs["user_facing_authorize_error_message"] = t("foreign_workspace", settings.language)
     app = App(**kwargs)
-    app.error(_log_errors)
+    app.use(_safe_respond)
+    app.error(_on_error)
     from bot.posting import Poster
 
     services.extras["poster"] = Poster(
@@ -103,10 +119,9 @@ def _oauth_settings(settings: Settings, db: Database) -> Any:
     from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
     from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
+    # Their tables (default names) are created by migration 0003, like every other table.
     installations = SQLAlchemyInstallationStore(client_id=settings.client_id or "", engine=db.engine)
     states = SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=db.engine)
-    for store in (installations, states):
-        store.metadata.create_all(db.engine)
     from bot.manifest import bot_scopes
 
     return OAuthSettings(
@@ -118,5 +133,81 @@ def _oauth_settings(settings: Settings, db: Database) -> Any:
     )
 
 
-def _log_errors(error: Exception, body: dict[str, Any], logger: logging.Logger) -> None:
-    logger.error("listener failed for %s: %r", body.get("type") or body.get("command"), error)
+class SingleWorkspace:
+    """Bolt's authorize for one bot token: requests from any other workspace are refused.
+
+    A signed request from another team (or a junk team id in a malformed one) must not create
+    a workspace the operator never installed into.
+    """
+
+    def __init__(self, settings: Settings, identity: SlackIdentity | None) -> None:
+        self.settings = settings
+        self.identity = identity
+
+    def _whoami(self) -> SlackIdentity | None:
+        if self.identity is None:
+            client = slack_client.quick_client(make_client(self.settings))
+            try:
+                answer = client.auth_test()
+            except Exception as e:  # noqa: BLE001 - unreachable or rejected: refuse for now, ask again
+                log.error("auth.test failed, so this request cannot be served: %r", e)
+                return None
+            self.identity = _Identity(
+                str(answer.get("team_id") or ""),
+                str(answer.get("enterprise_id") or ""),
+                str(answer.get("user_id") or ""),
+            )
+        return self.identity
+
+    def authorize(
+        self, enterprise_id: str | None, team_id: str | None, user_id: str | None
+    ) -> AuthorizeResult | None:
+        """Bolt's authorize hook (Bolt passes these by name)."""
+        me = self._whoami()
+        if me is None:
+            return None
+        ours = team_id == me.team_id or bool(me.enterprise_id and enterprise_id == me.enterprise_id)
+        if not ours:
+            log.warning(
+                "refused a request from team %r (enterprise %r): not this bot's workspace",
+                team_id,
+                enterprise_id,
+            )
+            return None
+        return AuthorizeResult(
+            enterprise_id=me.enterprise_id or None,
+            team_id=me.team_id,
+            bot_token=self.settings.bot_token,
+            bot_user_id=me.bot_user_id,
+            user_id=user_id,
+        )
+
+
+class _Identity:
+    def __init__(self, team_id: str, enterprise_id: str, bot_user_id: str) -> None:
+        self.team_id, self.enterprise_id, self.bot_user_id = team_id, enterprise_id, bot_user_id
+
+
+def _safe_respond(context: BoltContext, next: Any) -> None:
+    """`respond` with a deadline and no blind resend; its failures are logged, not raised."""
+    if context.response_url:
+        context["respond"] = slack_client.SafeRespond(
+            response_url=context.response_url, team=str(context.team_id or "")
+        )
+    next()
+
+
+def _on_error(
+    error: Exception, body: dict[str, Any], logger: logging.Logger, response: BoltResponse | None
+) -> BoltResponse | None:
+    """Log once with the team and the reason; a request not yet answered gets a 4xx or an apology."""
+    team = (body.get("team") or {}).get("id") if isinstance(body.get("team"), dict) else body.get("team_id")
+    kind = body.get("type") or body.get("command")
+    logger.error("listener failed for %s (team %s): %r", kind, team, error)
+    if response is None:
+        return None  # already acknowledged
+    if body.get("command"):
+        # A slash command shows the answer's text to the user: say sorry rather than fail.
+        text = t("listener_failed", "en")
+        return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
+    return BoltResponse(status=400, body="")

@@ -12,6 +12,15 @@ from slack_sdk.errors import SlackApiError
 log = logging.getLogger(__name__)
 
 
+class ManagerCheckUnavailable(Exception):
+    """Slack could not say in time whether the user is a manager (429, 5xx, timeout)."""
+
+
+def _definitive(error: SlackApiError) -> bool:
+    """Slack's answer is final (ok: false with HTTP 200), not a passing 429 or 5xx."""
+    return error.response.status_code == 200
+
+
 class ManagerDirectory:
     """Answers is_manager(team, user), caching Slack's answers briefly (default 5 minutes)."""
 
@@ -51,8 +60,12 @@ class ManagerDirectory:
                 users = client.usergroups_users_list(usergroup=group["id"])["users"]
                 return frozenset(users)
             except SlackApiError as e:
+                if not _definitive(e):
+                    raise ManagerCheckUnavailable(f"usergroups: HTTP {e.response.status_code}") from None
                 log.warning("could not read manager group: %s", e.response.get("error"))
                 return frozenset()
+            except Exception as e:  # noqa: BLE001 - timeouts and dropped connections
+                raise ManagerCheckUnavailable(f"usergroups: {e!r}") from None
 
         result: frozenset[str] = self._cached((team, "group"), fetch)
         return result
@@ -63,14 +76,21 @@ class ManagerDirectory:
                 info = client.users_info(user=user)["user"]
                 return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
             except SlackApiError as e:
+                if not _definitive(e):
+                    raise ManagerCheckUnavailable(f"users.info: HTTP {e.response.status_code}") from None
                 log.warning("users.info failed for %s: %s", user, e.response.get("error"))
                 return False
+            except Exception as e:  # noqa: BLE001 - timeouts and dropped connections
+                raise ManagerCheckUnavailable(f"users.info: {e!r}") from None
 
         result: bool = self._cached((team, user), fetch)
         return result
 
     def is_manager(self, client: Any, team: str, user: str) -> bool:
-        """True for configured managers, manager-group members, and workspace admins/owners."""
+        """True for configured managers, manager-group members, and workspace admins/owners.
+
+        Raises ManagerCheckUnavailable when Slack cannot answer now; that is never cached.
+        """
         if user in self.managers:
             return True
         if user in self.group_members(client, team):

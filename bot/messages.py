@@ -40,6 +40,7 @@ EN: dict[str, str] = {
     "error.too_many_tags": "Use at most {limit} tags.",
     "error.tag_too_long": "Each tag can be at most {limit} characters.",
     "error.credited": "Choose colleagues from the list.",
+    "error.too_many_credited": "Credit at most {limit} colleagues.",
     "error.source": "Use a link starting with http:// or https://",
     # Quick log and confirmations
     "saved": "Saved. This is how your customer's voice will appear:",
@@ -114,6 +115,7 @@ EN: dict[str, str] = {
         "Share it with `/impact Customer: what they said` and it may be next week's story."
     ),
     "story.truncated": "… (shortened)",
+    "story.source": "Source: {link}",
     # Posting, previews and schedules
     "featured.dm": "Your customer story from {customer} was just featured in <#{channel}>: {permalink}",
     "credited.dm": (
@@ -131,6 +133,18 @@ EN: dict[str, str] = {
     "button.shuffle": "Shuffle",
     "button.cancel": "Cancel",
     "posted": "Posted in <#{channel}>: {permalink}",
+    "post.found": "Slack's answer got lost on the way, but the story is in <#{channel}>: {permalink}",
+    "post.uncertain": (
+        "Slack didn't answer in time, so I can't tell whether the story reached <#{channel}>. "
+        "Have a look there; if it's missing, click Post again. I'll check first and never post it twice."
+    ),
+    "post.failed": "I couldn't reach Slack to post in <#{channel}>; nothing was posted. Please try again.",
+    "slack_unreachable": "Slack didn't answer in time, so that didn't work. Please try again in a moment.",
+    "manager_check_failed": (
+        "I couldn't check your manager rights with Slack just now. Please try again in a moment."
+    ),
+    "foreign_workspace": "This Impact bot serves another workspace; nothing was saved.",
+    "listener_failed": "Sorry, something went wrong on my side and nothing was saved. Please try again.",
     "cancelled": "Cancelled; nothing was posted.",
     "already_posted": "That preview was already posted.",
     "schedule.title": "Channel schedule",

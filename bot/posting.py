@@ -12,7 +12,9 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.managers import ManagerDirectory
+from bot.delivery import METADATA_EVENT as METADATA_EVENT
+from bot.delivery import Delivered, DeliveryUncertain, find_post, post_once
+from bot.managers import ManagerCheckUnavailable, ManagerDirectory
 from bot.messages import t
 from bot.prompts import BUILTIN_PROMPTS, next_prompt, prompt_blocks, prompt_fallback_text
 from bot.render import escape, story_fallback_text, story_post_blocks
@@ -28,7 +30,6 @@ from storage.schedules import ChannelSchedule
 
 log = logging.getLogger("impact.posting")
 
-METADATA_EVENT = "impact_slot"
 # Errors that retrying cannot fix: report to managers once and give the slot up.
 CHANNEL_ERRORS = ("not_in_channel", "channel_not_found", "is_archived", "restricted_action")
 FRESH_VOICE = timedelta(days=30)
@@ -48,6 +49,19 @@ class Choice:
 
     story: Story | None
     candidates: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of an on-demand post, for telling the manager.
+
+    status: "posted"; "found" (an answer was lost, but the post is in the channel);
+    "already" (this preview was posted before); "uncertain" (the answer was lost and Slack
+    could not say whether the post exists: posting again checks first).
+    """
+
+    status: str
+    permalink: str = ""
 
 
 def owner_id() -> str:
@@ -123,14 +137,21 @@ class Poster:
         key = slot_key(channel, kind, slot_at)
         client = self.client_for(schedule.team_id)
         if claim.recovered:
-            # A process died holding this slot: it may have posted before dying.
-            found = self._find_posted(client, channel, slot_at, key)
+            # A process died holding this slot, or Slack's answer was lost: it may be posted.
+            try:
+                found = find_post(client, channel, key, slot_at)
+            except DeliveryUncertain as e:
+                sq.release_claim(self.db, claim.id, note=f"cannot check Slack: {e}"[:500])
+                log.warning("slot %s: %s; the next sweep checks again", key, e)
+                return "retry"
             if found is not None:
-                ts, payload = found
+                payload = found.payload or {}
                 story_id = payload.get("story_id")
                 post_kind = "prompt" if kind == "prompt" else ("story" if story_id else "invitation")
-                self._record(ws, channel, ts, claim.id, post_kind, story_id, note="found after takeover")
-                log.info("slot %s was already posted (ts %s) by a process that died", key, ts)
+                self._record(
+                    ws, channel, found.ts, claim.id, post_kind, story_id, note="found after takeover"
+                )
+                log.info("slot %s was already posted (ts %s)", key, found.ts)
                 return "found"
             if now - slot_at > self.grace:
                 with self.db.session() as session:
@@ -138,12 +159,11 @@ class Poster:
                 log.warning("slot %s given up: not posted within the grace period", key)
                 return "expired"
         lang = self.language(ws, schedule.language)
-        metadata = {"event_type": METADATA_EVENT, "event_payload": {"slot": key}}
         try:
             if kind == "story":
-                ts, story = self._post_story(client, ws, channel, lang, metadata, now, claim.id)
+                ts, story = self._post_story(client, ws, channel, lang, key, slot_at, claim.id)
             else:
-                ts, story = self._post_prompt(client, ws, channel, lang, metadata, key, now, claim.id), None
+                ts, story = self._post_prompt(client, ws, channel, lang, key, now, slot_at, claim.id), None
         except ChannelProblem as e:
             with self.db.session() as session:
                 sq.finish_claim(session, claim.id, "failed", note=e.error)
@@ -153,8 +173,9 @@ class Poster:
                 self.report_channel_problem(client, schedule, e.error, lang)
             return "failed"
         except Exception as e:
-            # Retries are exhausted or the connection dropped: the next sweep takes over and
-            # checks Slack before posting again, so a post that did go out is not doubled.
+            # Retries ran out, or Slack's answer was lost and its history could not settle it:
+            # the next sweep takes the claim over and checks Slack before posting, so a post
+            # that did go out is not doubled.
             sq.release_claim(self.db, claim.id, note=f"retrying: {e!r}"[:500])
             log.warning("slot %s will be retried: %r", key, e)
             return "retry"
@@ -163,43 +184,24 @@ class Poster:
             self.close_the_loop(client, story, channel, ts, lang)
         return "posted"
 
-    def _find_posted(
-        self, client: WebClient, channel: str, slot_at: datetime, key: str
-    ) -> tuple[str, dict[str, Any]] | None:
-        """The ts and metadata payload of this slot's message, if it reached the channel."""
-        oldest = f"{(slot_at - timedelta(minutes=5)).timestamp():.6f}"
-        try:
-            history = client.conversations_history(
-                channel=channel, oldest=oldest, include_all_metadata=True, limit=200
-            )
-        except SlackApiError as e:
-            log.warning("could not read %s history: %s", channel, e.response.get("error"))
-            return None
-        for message in history.get("messages") or []:
-            meta = message.get("metadata") or {}
-            payload = meta.get("event_payload") or {}
-            if meta.get("event_type") == METADATA_EVENT and payload.get("slot") == key:
-                return str(message["ts"]), payload
-        return None
-
     def _post(
         self,
         client: WebClient,
         channel: str,
         blocks: list[dict[str, Any]],
         text: str,
-        metadata: dict[str, Any] | None,
-    ) -> str:
+        marker: str,
+        since: datetime,
+        payload: dict[str, Any] | None = None,
+    ) -> Delivered:
+        """Post once (see bot.delivery); Slack refusing the channel becomes ChannelProblem."""
         try:
-            response = client.chat_postMessage(
-                channel=channel, blocks=blocks, text=text, metadata=metadata, unfurl_links=False
-            )
+            return post_once(client, channel, marker, blocks=blocks, text=text, payload=payload, since=since)
         except SlackApiError as e:
             error = str(e.response.get("error"))
             if error in CHANNEL_ERRORS:
                 raise ChannelProblem(error) from None
             raise
-        return str(response["ts"])
 
     def _post_story(
         self,
@@ -207,24 +209,37 @@ class Poster:
         ws: int,
         channel: str,
         lang: str,
-        metadata: dict[str, Any] | None,
-        now: datetime,
+        marker: str,
+        since: datetime,
         claim_id: int | None,
         *,
         query: str = "",
         skip: int = 0,
     ) -> tuple[str, Story | None]:
-        choice = choose_for_channel(self.db, ws, channel, now, query=query, skip=skip)
+        choice = choose_for_channel(self.db, ws, channel, utcnow(), query=query, skip=skip)
         story = choice.story
         blocks, text = story_message(choice, lang)
-        if metadata is not None and story is not None:
-            # Lets a process that takes over after a crash record which story went out.
-            metadata["event_payload"]["story_id"] = story.id
-        ts = self._post(client, channel, blocks, text, metadata)
+        # The story id lets whoever finds the post later record which story went out.
+        payload = {"story_id": story.id} if story is not None else None
+        delivered = self._post(client, channel, blocks, text, marker, since, payload)
+        if delivered.found:
+            # What is in the channel counts, should the choice have moved on since.
+            story = self._story_of(ws, (delivered.payload or {}).get("story_id"))
         self._record(
-            ws, channel, ts, claim_id, "story" if story else "invitation", story.id if story else None
+            ws,
+            channel,
+            delivered.ts,
+            claim_id,
+            "story" if story else "invitation",
+            story.id if story else None,
         )
-        return ts, story
+        return delivered.ts, story
+
+    def _story_of(self, ws: int, story_id: Any) -> Story | None:
+        if not isinstance(story_id, int):
+            return None
+        with self.db.session() as session:
+            return queries.get_story(session, ws, story_id)
 
     def _record(
         self,
@@ -252,9 +267,9 @@ class Poster:
         ws: int,
         channel: str,
         lang: str,
-        metadata: dict[str, Any] | None,
         key: str,
         now: datetime,
+        since: datetime,
         claim_id: int | None,
     ) -> str:
         with self.db.session() as session:
@@ -268,11 +283,13 @@ class Poster:
             ]
         prompt = next_prompt(catalog, last, key)
         voice = voices[-1] if voices else None
-        ts = self._post(
-            client, channel, prompt_blocks(prompt, voice, lang), prompt_fallback_text(prompt), metadata
+        delivered = self._post(
+            client, channel, prompt_blocks(prompt, voice, lang), prompt_fallback_text(prompt), key, since
         )
-        self._record(ws, channel, ts, claim_id, "prompt", voice.id if voice else None, prompt=prompt)
-        return ts
+        self._record(
+            ws, channel, delivered.ts, claim_id, "prompt", voice.id if voice else None, prompt=prompt
+        )
+        return delivered.ts
 
     # --- on demand ------------------------------------------------------------------------
 
@@ -286,40 +303,61 @@ class Poster:
         skip: int = 0,
         nonce: datetime | None = None,
         lang: str | None = None,
-    ) -> str | None:
-        """Post a story now; returns the permalink, or None when this nonce was posted already.
+    ) -> Outcome:
+        """Post a story now, once per `nonce` (the preview's creation time), and say what happened.
 
-        `nonce` (the preview's creation time) makes a double-clicked Post go out once.
+        A double-clicked Post goes out once: the nonce is a claim. When Slack's answer is lost
+        and its history cannot settle it, the claim is given back, so the next click first
+        looks for the post and never doubles it.
         """
         client = self.client_for(team_id)
-        claim_id = None
-        if nonce is not None:
-            claim = sq.claim_slot(self.db, ws, channel, "ondemand", nonce, self.owner, self.lease)
-            if claim is None:
-                return None
-            claim_id = claim.id
+        nonce = nonce or utcnow()
+        marker = f"ondemand|{channel}|{nonce.isoformat()}"
+        claim = sq.claim_slot(self.db, ws, channel, "ondemand", nonce, self.owner, self.lease)
+        if claim is None:
+            return Outcome("already")
         lang = lang or self.language(ws, None)
+        since = nonce - timedelta(minutes=1)
         try:
+            found = find_post(client, channel, marker, since) if claim.recovered else None
+            if found is not None:
+                story = self._story_of(ws, (found.payload or {}).get("story_id"))
+                self._record(
+                    ws,
+                    channel,
+                    found.ts,
+                    claim.id,
+                    "story" if story else "invitation",
+                    story.id if story else None,
+                )
+                return Outcome("found", self.permalink(client, channel, found.ts))
             ts, story = self._post_story(
-                client, ws, channel, lang, None, utcnow(), claim_id, query=query, skip=skip
+                client, ws, channel, lang, marker, since, claim.id, query=query, skip=skip
             )
+        except DeliveryUncertain as e:
+            sq.release_claim(self.db, claim.id, note=f"uncertain: {e}"[:500])
+            log.warning("on-demand post in %s uncertain: %s", channel, e)
+            return Outcome("uncertain")
         except (ChannelProblem, SlackApiError) as e:
-            if claim_id is not None:
-                with self.db.session() as session:
-                    sq.finish_claim(session, claim_id, "failed", note=str(e))
+            with self.db.session() as session:
+                sq.finish_claim(session, claim.id, "failed", note=str(e)[:500])
+            raise
+        except Exception as e:
+            # Refused connections and timeouts before anything reached Slack: free to retry.
+            sq.release_claim(self.db, claim.id, note=f"failed: {e!r}"[:500])
             raise
         permalink = self.permalink(client, channel, ts)
         if story is not None:
             self.close_the_loop(client, story, channel, ts, lang, permalink)
-        return permalink
+        return Outcome("posted", permalink)
 
     # --- closing the loop -----------------------------------------------------------------
 
     def permalink(self, client: WebClient, channel: str, ts: str) -> str:
         try:
             return str(client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
-        except SlackApiError as e:
-            log.warning("no permalink for %s/%s: %s", channel, ts, e.response.get("error"))
+        except Exception as e:  # noqa: BLE001 - the post exists; only its link is missing
+            log.warning("no permalink for %s/%s: %r", channel, ts, e)
             return ""
 
     def close_the_loop(
@@ -344,6 +382,8 @@ class Poster:
                 client.chat_postMessage(channel=user, text=text)
             except SlackApiError as e:
                 log.warning("could not tell %s: %s", user, e.response.get("error"))
+            except Exception as e:  # noqa: BLE001 - never resent: the DM may have arrived
+                log.warning("could not tell %s: %r", user, e)
 
     def report_channel_problem(
         self, client: WebClient, schedule: ChannelSchedule, error: str, lang: str
@@ -351,11 +391,16 @@ class Poster:
         """Tell the configured managers, once per channel and error."""
         kind = t(f"schedule.kind.{schedule.spec.kind}", lang).lower()
         text = t("channel_error.dm", lang, kind=kind, channel=schedule.channel_id, error=error)
-        recipients = set(self.settings.managers) | self.managers.group_members(client, schedule.team_id)
+        try:
+            group = self.managers.group_members(client, schedule.team_id)
+        except ManagerCheckUnavailable as e:
+            log.warning("manager group unreadable (%s); telling IMPACT_MANAGERS only", e)
+            group = frozenset()
+        recipients = set(self.settings.managers) | group
         if not recipients:
             log.warning("no manager to tell about %s in %s", error, schedule.channel_id)
         for user in sorted(recipients):
             try:
                 client.chat_postMessage(channel=user, text=text)
-            except SlackApiError as e:
-                log.warning("could not tell manager %s: %s", user, e.response.get("error"))
+            except Exception as e:  # noqa: BLE001 - never resent: the DM may have arrived
+                log.warning("could not tell manager %s: %r", user, e)

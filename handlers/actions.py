@@ -9,7 +9,7 @@ from bot.messages import t
 from bot.render import ACTION_DELETE, ACTION_EDIT, escape
 from bot.story import Story
 from handlers.commands import open_modal
-from handlers.common import DB_ERRORS, apologise, is_manager, language, team_ids
+from handlers.common import DB_ERRORS, apologise, is_manager, language, team_ids, user_of
 from storage import queries
 
 
@@ -35,8 +35,11 @@ def _story_id(body: dict[str, Any]) -> int | None:
 
 def _may_change(
     services: Services, story_author: str, client: Any, context: Any, body: dict[str, Any]
-) -> bool:
-    return story_author == body["user"]["id"] or is_manager(services, client, context, body)
+) -> bool | None:
+    """True for the author and managers; None when Slack cannot say now."""
+    if story_author == user_of(context, body):
+        return True
+    return is_manager(services, client, context, body)
 
 
 def _changeable_story(
@@ -58,7 +61,11 @@ def _changeable_story(
     if story is None:
         respond(text=t("not_found", lang), replace_original=False)
         return None
-    if not _may_change(services, story.author, client, context, body):
+    may = _may_change(services, story.author, client, context, body)
+    if may is None:
+        respond(text=t("manager_check_failed", lang), replace_original=False)
+        return None
+    if not may:
         respond(text=t("not_yours", lang), replace_original=False)
         return None
     return ws, story

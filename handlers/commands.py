@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-
 from bot.app import Services
 from bot.messages import t
 from bot.modal import story_modal
 from bot.quicklog import parse_quick_log, plain_text, split_command
-from bot.render import confirmation_blocks, echo_blocks, escape, list_blocks, text_blocks
+from bot.render import confirmation_blocks, escape, list_blocks, text_blocks
 from bot.story import LIMITS, Draft, validate
 from handlers.common import (
     DB_ERRORS,
@@ -21,6 +19,8 @@ from handlers.common import (
     say_ephemeral,
     slack_error_text,
     team_ids,
+    tell_failure,
+    user_of,
 )
 from storage import queries
 
@@ -82,13 +82,10 @@ def open_modal(
     )
     try:
         client.views_open(trigger_id=body["trigger_id"], view=view)
-    except SlackApiError as e:
-        log.warning("views.open failed: %s", e.response.get("error"))
-        typed = draft.quote
-        if typed:
-            respond(blocks=echo_blocks(slack_error_text(e, lang), typed), text=typed[:300])
-        else:
-            say_ephemeral(respond, slack_error_text(e, lang))
+    except Exception as e:  # noqa: BLE001 - Slack errors, timeouts, dropped connections alike
+        # views.open is never retried (a trigger is single-use): say so and keep the text.
+        log.warning("views.open failed for team %s: %r", body.get("team_id") or "", e)
+        tell_failure(respond, slack_error_text(e, lang), draft.quote)
 
 
 def quick_log(
@@ -110,17 +107,22 @@ def quick_log(
     errors = validate(draft)
     if "quote" in errors and errors["quote"][0] == "error.too_long":
         message = t("too_long", lang, length=len(draft.quote), limit=LIMITS["quote"])
-        respond(blocks=echo_blocks(message, parsed.quote), text=message)
+        tell_failure(respond, message, parsed.quote)
         return
     if errors:
         open_modal(client, body, respond, lang, draft)
         return
     team, enterprise = team_ids(context, body)
+    author = user_of(context, body)
+    if author is None:
+        log.warning("quick log without a valid user id from team %s", team)
+        tell_failure(respond, t("listener_failed", lang), text)
+        return
     try:
         with services.db.session() as session:
             ws = queries.workspace_id(session, team, enterprise)
             story = queries.add_story(
-                session, ws, draft, author=body["user_id"], channel=body.get("channel_id", "")
+                session, ws, draft, author=author, channel=str(body.get("channel_id") or "")
             )
     except DB_ERRORS as e:
         log.error("could not save a quick log: %r", e)
@@ -134,7 +136,7 @@ def show_list(services: Services, body: dict[str, Any], respond: Any, context: A
     try:
         with services.db.session() as session:
             ws = queries.workspace_id(session, team, enterprise)
-            stories = queries.stories_by_author(session, ws, body["user_id"], limit=10)
+            stories = queries.stories_by_author(session, ws, str(user_of(context, body)), limit=10)
     except DB_ERRORS:
         apologise(respond, lang)
         return

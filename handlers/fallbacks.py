@@ -25,6 +25,12 @@ def register(app: Any, services: Services) -> None:
         ack()
         log.warning("no handler for shortcut callback_id %r", body.get("callback_id"))
 
+    def unknown_event(body: dict[str, Any]) -> None:
+        # Bolt has already answered 200: Slack retries anything else and may turn events off.
+        event = body.get("event") if isinstance(body.get("event"), dict) else {}
+        log.info("event %r not acted on", event.get("type"))
+
+    app.event(ANY)(unknown_event)
     app.action(ANY)(unknown_action)
     app.view(ANY)(unknown_view)
     app.view_closed(ANY)(lambda ack: ack())

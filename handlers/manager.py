@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 
 from bot.app import Services
 from bot.manager_views import (
@@ -28,6 +28,7 @@ from bot.messages import t
 from bot.posting import ChannelProblem, Poster, choose_for_channel, story_message
 from bot.quicklog import parse_channel_ref, plain_text
 from bot.render import escape
+from bot.slack_client import SafeRespond
 from handlers.commands import MANAGER_SUBCOMMANDS
 from handlers.common import (
     DB_ERRORS,
@@ -39,6 +40,7 @@ from handlers.common import (
     say_ephemeral,
     slack_error_text,
     team_ids,
+    user_of,
     workspace,
 )
 from storage import queries
@@ -57,8 +59,11 @@ def register(app: Any, services: Services) -> None:
             lang: str,
             rest: str,
         ) -> None:
-            if not is_manager(services, client, context, body):
-                say_ephemeral(respond, t("manager_only", lang))
+            manager = is_manager(services, client, context, body)
+            if not manager:
+                say_ephemeral(
+                    respond, t("manager_only" if manager is False else "manager_check_failed", lang)
+                )
                 return
             func(services, body, respond, client, context, lang, rest)
 
@@ -77,13 +82,15 @@ def register(app: Any, services: Services) -> None:
     ) -> None:
         ack()
         lang = language(services, body)
-        if not is_manager(services, client, context, body):
-            respond(text=t("manager_only", lang), replace_original=False)
+        manager = is_manager(services, client, context, body)
+        if not manager:
+            text = t("manager_only" if manager is False else "manager_check_failed", lang)
+            respond(text=text, replace_original=False)
             return
-        try:
-            state = json.loads(action.get("value") or "{}")
-        except ValueError:
+        state = _preview_state(action.get("value"))
+        if state is None:
             log.warning("bad preview state %r", action.get("value"))
+            respond(text=t("listener_failed", lang), replace_original=False)
             return
         action_id = action["action_id"]
         if action_id == ACTION_CANCEL:
@@ -102,18 +109,23 @@ def register(app: Any, services: Services) -> None:
     ) -> None:
         ack()
         lang = language(services, body)
-        user = body["user"]["id"]
-        if not is_manager(services, client, context, body):
-            client.chat_postMessage(channel=user, text=t("manager_only", lang))
+        user = user_of(context, body)
+        if user is None:
+            log.warning("Post now without a valid user id")
             return
-        try:
-            state = json.loads(action.get("value") or "")
-        except ValueError:
-            state = {"c": action.get("value") or "", "n": None}
-        text = _post_now(
-            services, body, context, lang, {"c": state.get("c", ""), "q": "", "s": 0, "n": state.get("n")}
-        )
-        client.chat_postMessage(channel=user, text=text)
+        manager = is_manager(services, client, context, body)
+        if not manager:
+            _dm(client, user, t("manager_only" if manager is False else "manager_check_failed", lang))
+            return
+        raw = action.get("value") or ""
+        state = _preview_state(raw) or {"c": raw, "n": None}
+        channel = state.get("c")
+        if not isinstance(channel, str) or not CHANNEL_ID.match(channel):
+            log.warning("Post now with a bad channel %r", channel)
+            _dm(client, user, t("listener_failed", lang))
+            return
+        text = _post_now(services, body, context, lang, {"c": channel, "q": "", "s": 0, "n": state.get("n")})
+        _dm(client, user, text)
         # A fresh Home tab carries a fresh Post now button for the next deliberate post.
         from handlers.home import publish_home
 
@@ -133,6 +145,33 @@ def register(app: Any, services: Services) -> None:
 
     app.view(SCHEDULE_CALLBACK)(on_schedule_submit)
     app.view(SETTINGS_CALLBACK)(on_settings_submit)
+
+
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,30}$")
+
+
+def _preview_state(value: Any) -> dict[str, Any] | None:
+    """The preview's state from a button value: channel, query, skip, nonce; None when junk."""
+    try:
+        state = json.loads(value or "{}")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(state, dict):
+        return None
+    channel, query, skip, nonce = state.get("c", ""), state.get("q", ""), state.get("s", 0), state.get("n")
+    if not isinstance(channel, str) or not isinstance(query, str) or not isinstance(skip, int):
+        return None
+    if nonce is not None and not isinstance(nonce, str):
+        return None
+    return {"c": channel, "q": query, "s": max(0, min(skip, 10_000)), "n": nonce}
+
+
+def _dm(client: Any, user: str, text: str) -> None:
+    """A direct message to a user; a failure is logged (there is no other way to reach them)."""
+    try:
+        client.chat_postMessage(channel=user, text=text)
+    except Exception as e:  # noqa: BLE001 - logged once, with the reason
+        log.warning("could not send a direct message to %s: %r", user, e)
 
 
 def _poster(services: Services) -> Poster:
@@ -191,16 +230,21 @@ def show_preview(
 def _post_now(
     services: Services, body: dict[str, Any], context: Any, lang: str, state: dict[str, Any]
 ) -> str:
+    """Post from a preview or Home, once per nonce; returns what to tell the manager."""
     team, _ = team_ids(context, body)
-    nonce = datetime.fromisoformat(state["n"]) if state.get("n") else None
+    channel = state["c"]
+    try:
+        nonce = datetime.fromisoformat(state["n"]) if state.get("n") else None
+    except ValueError:
+        nonce = None
     if nonce is not None and nonce.tzinfo is None:
         nonce = nonce.replace(tzinfo=UTC)
     try:
         ws = workspace(services, context, body)
-        permalink = _poster(services).post_story_now(
+        outcome = _poster(services).post_story_now(
             team,
             ws,
-            state["c"],
+            channel,
             query=state.get("q", ""),
             skip=int(state.get("s", 0)),
             nonce=nonce,
@@ -212,13 +256,23 @@ def _post_now(
             if e.error in ("not_in_channel", "channel_not_found")
             else t("slack_error.other", lang, error=e.error)
         )
-    except SlackApiError as e:
-        return slack_error_text(e, lang)
     except DB_ERRORS:
         return t("db_unavailable_short", lang)
-    if permalink is None:
+    except SlackApiError as e:
+        if e.response.status_code == 200:
+            return slack_error_text(e, lang)
+        log.warning("post in %s failed for team %s: %r", channel, team, e)
+        return t("post.failed", lang, channel=channel)
+    except Exception as e:  # noqa: BLE001 - Slack unreachable: nothing reached it
+        log.warning("post in %s failed for team %s: %r", channel, team, e)
+        return t("post.failed", lang, channel=channel)
+    if outcome.status == "already":
         return t("already_posted", lang)
-    return t("posted", lang, channel=state["c"], permalink=permalink)
+    if outcome.status == "uncertain":
+        return t("post.uncertain", lang, channel=channel)
+    if outcome.status == "found":
+        return t("post.found", lang, channel=channel, permalink=outcome.permalink)
+    return t("posted", lang, channel=channel, permalink=outcome.permalink)
 
 
 def post_from_preview(
@@ -263,7 +317,8 @@ def open_schedule(
     )
     try:
         client.views_open(trigger_id=body["trigger_id"], view=view)
-    except SlackApiError as e:
+    except Exception as e:  # noqa: BLE001 - Slack errors, timeouts and dropped connections alike
+        log.warning("views.open failed for team %s: %r", body.get("team_id") or "", e)
         say_ephemeral(respond, slack_error_text(e, lang))
 
 
@@ -271,15 +326,22 @@ def save_schedule(
     services: Services, ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, context: Any
 ) -> None:
     lang = language(services, body)
-    if not is_manager(services, client, context, body):
-        ack(response_action="errors", errors={"story_days": t("manager_only", lang)})
+    manager = is_manager(services, client, context, body, before_ack=True)
+    if not manager:
+        message = t("manager_only" if manager is False else "manager_check_failed", lang)
+        ack(response_action="errors", errors={"story_days": message})
         return
     form, errors = read_schedule_form(view)
     if form is None:
         ack(response_action="errors", errors=field_errors(errors, lang))
         return
-    meta = json.loads(view.get("private_metadata") or "{}")
-    channel = meta.get("channel", "")
+    meta = _metadata(view)
+    channel = meta.get("channel")
+    user = user_of(context, body)
+    if not isinstance(channel, str) or not CHANNEL_ID.match(channel) or user is None:
+        log.warning("schedule submission with bad metadata %r", view.get("private_metadata"))
+        ack(response_action="errors", errors={"story_days": t("listener_failed", lang)})
+        return
     try:
         ws = workspace(services, context, body)
         with services.db.session() as session:
@@ -291,7 +353,7 @@ def save_schedule(
                 tags=form.tags,
                 language=form.language,
                 skip_dates=form.skip_dates,
-                created_by=body["user"]["id"],
+                created_by=user,
             )
     except DB_ERRORS:
         ack(response_action="errors", errors={"timezone": t("db_unavailable_short", lang)})
@@ -301,10 +363,19 @@ def save_schedule(
     if scheduler is not None:
         scheduler.sync_soon()
     text = t("schedule.saved", lang, lines=schedule_lines(form.specs, form.skip_dates, utcnow(), lang))
-    if meta.get("response_url"):
-        WebhookClient(meta["response_url"]).send(text=text, response_type="ephemeral", replace_original=False)
+    response_url = meta.get("response_url")
+    if isinstance(response_url, str) and response_url.startswith(("https://", "http://")):
+        SafeRespond(response_url=response_url)(text=text, response_type="ephemeral", replace_original=False)
     else:
-        client.chat_postMessage(channel=body["user"]["id"], text=text)
+        _dm(client, user, text)
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        meta = json.loads(view.get("private_metadata") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 # --- /impact settings -------------------------------------------------------------------
@@ -323,7 +394,8 @@ def open_settings(
         return
     try:
         client.views_open(trigger_id=body["trigger_id"], view=settings_modal(lang, prompts, ws_lang))
-    except SlackApiError as e:
+    except Exception as e:  # noqa: BLE001 - Slack errors, timeouts and dropped connections alike
+        log.warning("views.open failed for team %s: %r", body.get("team_id") or "", e)
         say_ephemeral(respond, slack_error_text(e, lang))
 
 
@@ -331,8 +403,11 @@ def save_settings(
     services: Services, ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, context: Any
 ) -> None:
     lang = language(services, body)
-    if not is_manager(services, client, context, body):
-        ack(response_action="errors", errors={"prompts": t("manager_only", lang)})
+    manager = is_manager(services, client, context, body, before_ack=True)
+    user = user_of(context, body)
+    if not manager or user is None:
+        message = t("manager_only" if manager is False else "manager_check_failed", lang)
+        ack(response_action="errors", errors={"prompts": message})
         return
     prompts, ws_lang, errors = read_settings_form(view)
     if errors:
@@ -341,10 +416,10 @@ def save_settings(
     try:
         ws = workspace(services, context, body)
         with services.db.session() as session:
-            sq.set_custom_prompts(session, ws, prompts, body["user"]["id"])
+            sq.set_custom_prompts(session, ws, prompts, user)
             queries.set_workspace_language(session, ws, ws_lang)
     except DB_ERRORS:
         ack(response_action="errors", errors={"prompts": t("db_unavailable_short", lang)})
         return
     ack()
-    client.chat_postMessage(channel=body["user"]["id"], text=t("settings.saved", lang, count=len(prompts)))
+    _dm(client, user, t("settings.saved", lang, count=len(prompts)))

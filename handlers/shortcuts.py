@@ -34,5 +34,7 @@ def open_from_message(services: Services, body: dict[str, Any], respond: Any, cl
     except SlackApiError as e:
         # The permalink is a nicety; the text is what matters.
         log.info("no permalink for %s: %s", channel, e.response.get("error"))
+    except Exception as e:  # noqa: BLE001 - a slow Slack must not cost the user their text
+        log.info("no permalink for %s: %r", channel, e)
     draft = Draft(quote=plain_text(message.get("text") or ""), source=permalink or "")
     open_modal(client, body, respond, lang, draft)

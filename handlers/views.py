@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
 
 from bot.app import Services
 from bot.messages import t
 from bot.modal import CALLBACK_ID, read_metadata, read_submission
 from bot.render import confirmation_blocks
+from bot.slack_client import SafeRespond
 from bot.story import Story, validate
-from handlers.common import DB_ERRORS, field_errors, is_manager, language, log, team_ids
+from handlers.common import DB_ERRORS, field_errors, is_manager, language, log, team_ids, user_of
 from storage import queries
 
 
@@ -44,21 +44,30 @@ def save_from_modal(
         )
         return
     meta = read_metadata(view)
-    user = body["user"]["id"]
+    user = user_of(context, body)
+    if user is None:
+        ack(response_action="errors", errors={"customer": t("listener_failed", lang)})
+        return
     team, enterprise = team_ids(context, body)
-    story_id = meta.get("story_id")
+    story_id = _int_or_none(meta.get("story_id"))
     story: Story | None
     try:
         with services.db.session() as session:
             ws = queries.workspace_id(session, team, enterprise)
-            existing = queries.get_story(session, ws, int(story_id)) if story_id else None
+            existing = queries.get_story(session, ws, story_id) if story_id else None
         if story_id and existing is None:
             ack(response_action="errors", errors={"customer": t("not_found", lang)})
             return
-        # Only a manager may change someone else's story; Slack is asked outside any transaction.
-        if existing and existing.author != user and not is_manager(services, client, context, body):
-            ack(response_action="errors", errors={"customer": t("not_yours", lang)})
-            return
+        if existing and existing.author != user:
+            # Only a manager may change someone else's story. Asked outside any transaction,
+            # with one short call: the answer must come inside Slack's 3 seconds.
+            manager = is_manager(services, client, context, body, before_ack=True)
+            if manager is None:
+                ack(response_action="errors", errors={"customer": t("manager_check_failed", lang)})
+                return
+            if not manager:
+                ack(response_action="errors", errors={"customer": t("not_yours", lang)})
+                return
         with services.db.session() as session:
             if existing:
                 story = queries.update_story(session, ws, existing.id, draft)
@@ -67,7 +76,7 @@ def save_from_modal(
                     session, ws, draft, author=user, channel=str(meta.get("channel") or "")
                 )
     except DB_ERRORS as e:
-        log.error("could not save a modal submission: %r", e)
+        log.error("could not save a modal submission for team %s: %r", team, e)
         ack(response_action="errors", errors={"quote": t("db_unavailable_short", lang)})
         return
     ack()
@@ -76,15 +85,30 @@ def save_from_modal(
     confirm(client, user, meta, story, lang, "updated" if story_id else "saved")
 
 
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
 def confirm(client: Any, user: str, meta: dict[str, Any], story: Story, lang: str, message_id: str) -> None:
-    """Show the saved story to its author: via response_url, else ephemeral, else a DM."""
+    """Show the saved story to its author: via response_url, else ephemeral, else a DM.
+
+    A fallback is taken only when the previous way provably did not show it (Slack refused);
+    after a lost answer nothing is resent, so the confirmation is never doubled.
+    """
     blocks = confirmation_blocks(story, lang, message_id)
     text = t(message_id, lang)
     response_url = meta.get("response_url")
-    if response_url:
-        webhook = WebhookClient(response_url)
-        sent = webhook.send(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+    if isinstance(response_url, str) and response_url.startswith(("https://", "http://")):
+        sent = SafeRespond(response_url=response_url)(text=text, blocks=blocks, replace_original=False)
         if sent.status_code == 200:
+            return
+        if sent.status_code == 0 or sent.status_code >= 500:
+            log.warning(
+                "confirmation through response_url is uncertain (%s); not resending", sent.status_code
+            )
             return
         log.warning("response_url answered %s; falling back", sent.status_code)
     channel = meta.get("channel")
@@ -93,8 +117,14 @@ def confirm(client: Any, user: str, meta: dict[str, Any], story: Story, lang: st
             client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
             return
     except SlackApiError as e:
+        if e.response.status_code != 200:
+            log.warning("ephemeral confirmation uncertain (HTTP %s); not resending", e.response.status_code)
+            return
         log.info("ephemeral confirmation failed (%s); sending a DM", e.response.get("error"))
+    except Exception as e:  # noqa: BLE001 - the answer was lost: it may have been shown
+        log.warning("ephemeral confirmation uncertain (%r); not resending", e)
+        return
     try:
         client.chat_postMessage(channel=user, text=text, blocks=blocks)
-    except SlackApiError as e:
-        log.warning("could not confirm a saved story: %s", e.response.get("error"))
+    except Exception as e:  # noqa: BLE001 - the story is saved; only the confirmation is missing
+        log.warning("could not confirm a saved story to %s: %r", user, e)

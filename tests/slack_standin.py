@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -66,6 +67,8 @@ class _Rule:
     retry_after: int | None = None
     remaining: int | None = None  # None means forever
     channel: str | None = None
+    store: bool = False  # process the call (store the message) before failing the answer
+    drop: bool = False  # close the connection without any answer
 
 
 def _truthy(value: Any) -> bool:
@@ -106,6 +109,7 @@ class SlackStandin:
         self.views: dict[str, dict[str, Any]] = {}
         self.calls: list[Call] = []
         self.attempts: list[Call] = []
+        self.stored: list[Call] = []  # calls carried out although their answer failed or dropped
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -190,19 +194,40 @@ class SlackStandin:
     def clear(self) -> None:
         """Forget recorded calls, attempts, posted messages, views and injected faults."""
         with self._lock:
-            for store in (self.calls, self.attempts, self.messages, self.views):
+            for store in (self.calls, self.attempts, self.stored, self.messages, self.views):
                 store.clear()
             self.reset_faults()
 
     # ---- configuration / fault injection ---------------------------------------------------
-    def fail(self, method: str, status: int = 429, times: int | None = 1, retry_after: int = 1) -> None:
+    def fail(
+        self,
+        method: str,
+        status: int = 429,
+        times: int | None = 1,
+        retry_after: int = 1,
+        *,
+        store: bool = False,
+    ) -> None:
         """Answer the next ``times`` calls to ``method`` (``"*"`` = any) with HTTP ``status``.
 
         429 answers carry ``Retry-After: retry_after``.  These attempts are recorded in
-        ``attempts`` only, never in ``calls``.  ``times=None`` fails forever.
+        ``attempts`` only, never in ``calls``.  ``times=None`` fails forever.  With
+        ``store=True`` the call is carried out first (a post lands in the channel), as when
+        Slack stores a message and then answers 5xx.
         """
         with self._lock:
-            rule = _Rule(status=status, retry_after=retry_after, remaining=times)
+            rule = _Rule(status=status, retry_after=retry_after, remaining=times, store=store)
+            self._fails.setdefault(method, []).append(rule)
+
+    def drop(self, method: str, times: int | None = 1, *, store: bool = True) -> None:
+        """Close the connection of the next ``times`` calls to ``method`` without an answer.
+
+        With ``store=True`` (the default) the call is carried out first: the connection drops
+        after Slack took the post, the case where a blind retry doubles it.  With
+        ``store=False`` nothing is done, as when the request never arrived.
+        """
+        with self._lock:
+            rule = _Rule(status=0, remaining=times, store=store, drop=True)
             self._fails.setdefault(method, []).append(rule)
 
     def error(self, method: str, error: str, times: int | None = None, channel: str | None = None) -> None:
@@ -283,7 +308,14 @@ class SlackStandin:
         extra_headers: dict[str, str] = {}
         with self._changed:
             fault = self._take(self._fails, method, args)
-            if fault is not None:
+            if fault is not None and fault.store and method != "response_url":
+                stored = self._answer(call)  # carried out, but the caller never learns it
+                if stored.get("ok"):
+                    self.stored.append(Call(method, args, headers, call.received_at, call.path, 200, stored))
+            if fault is not None and fault.drop:
+                call.status = 0
+                call.response = {"ok": False, "error": "connection_dropped"}
+            elif fault is not None:
                 call.status = fault.status
                 err = "ratelimited" if fault.status == 429 else "internal_error"
                 call.response = {"ok": False, "error": err}
@@ -300,6 +332,13 @@ class SlackStandin:
                 self.calls.append(call)
             self._changed.notify_all()
             pause = self._delays.get(method) or self._delays.get("*") or 0.0
+        if fault is not None and fault.drop:
+            req.close_connection = True
+            try:
+                req.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
         if self.log is not None:
             brief = json.dumps(args, default=str)[:200]
             self.log(f"{time.strftime('%H:%M:%S')} {call.status} {method} {brief}")
