@@ -16,6 +16,34 @@ LANGUAGES = ("en", "de", "nl")
 USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 DEFAULT_API_URL = "https://slack.com/api/"
 
+# The credentials: a placeholder in any of them must never reach Slack or verify a request.
+SECRET_VARIABLES = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+)
+# `.env.example`'s values, and the shapes placeholders take in guides and copied configs.
+PLACEHOLDERS = frozenset({"xoxb-your-bot-token", "your-signing-secret", "xapp-your-app-token"})
+PLACEHOLDER_PATTERN = re.compile(
+    r"your[-_ ]|change[-_ ]?me|replace[-_ ]?me|placeholder|example|dummy|<|>|\.\.\.|…"
+    r"|^(xox[a-z]-|xapp-)?([x*0]+|xxx.*|\.*)$",
+    re.IGNORECASE,
+)
+WHERE = {
+    "SLACK_BOT_TOKEN": "the Bot User OAuth Token (xoxb-...) from your app's OAuth & Permissions page",
+    "SLACK_SIGNING_SECRET": "the Signing Secret from your app's Basic Information page",
+    "SLACK_APP_TOKEN": "an app-level token (xapp-...) from Basic Information > App-Level Tokens",
+    "SLACK_CLIENT_ID": "the Client ID from your app's Basic Information page",
+    "SLACK_CLIENT_SECRET": "the Client Secret from your app's Basic Information page",
+}
+
+
+def is_placeholder(value: str) -> bool:
+    """True for a value copied from `.env.example` or shaped like a placeholder, not a credential."""
+    return value.lower() in PLACEHOLDERS or bool(PLACEHOLDER_PATTERN.search(value))
+
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names the variable and the fix."""
@@ -84,11 +112,23 @@ def load_settings(
         value = env.get(name, "").strip()
         return value or None
 
-    bot_token = get("SLACK_BOT_TOKEN")
-    signing_secret = get("SLACK_SIGNING_SECRET")
-    app_token = get("SLACK_APP_TOKEN")
-    client_id = get("SLACK_CLIENT_ID")
-    client_secret = get("SLACK_CLIENT_SECRET")
+    def secret(name: str) -> str | None:
+        value = get(name)
+        if value is None or not is_placeholder(value):
+            return value
+        if not need_slack:
+            return None  # database-only commands never send it anywhere: treat it as unset
+        raise SettingsError(
+            name,
+            f"{value!r} is a placeholder, not a credential: put {WHERE[name]} into .env, "
+            "or delete the line if you do not use it",
+        )
+
+    bot_token = secret("SLACK_BOT_TOKEN")
+    signing_secret = secret("SLACK_SIGNING_SECRET")
+    app_token = secret("SLACK_APP_TOKEN")
+    client_id = secret("SLACK_CLIENT_ID")
+    client_secret = secret("SLACK_CLIENT_SECRET")
 
     if bot_token is not None and not bot_token.startswith("xoxb-"):
         raise SettingsError(
