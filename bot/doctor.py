@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from slack_sdk.errors import SlackApiError
-
-from bot.app import make_client
 from bot.manifest import bot_scopes
 from bot.settings import Settings
+from bot.startup import (
+    REJECTED_TOKEN,
+    StartupError,
+    call_slack,
+    check_client,
+    open_database,
+    socket_mode_url,
+)
 from storage.db import Database, current_revision, head_revision
 
 
@@ -15,35 +20,36 @@ def diagnose(settings: Settings) -> list[str]:
     problems: list[str] = []
     if settings.bot_token:
         problems += _check_slack(settings)
-    db = Database(settings.database_url)
+    if settings.app_token:
+        try:
+            socket_mode_url(settings)
+        except StartupError as e:
+            problems.append(str(e))
     try:
-        if not db.ping():
-            problems.append("the database does not answer: check DATABASE_URL and that the server is running")
+        db = open_database(settings, migrate=False)
+    except StartupError as e:
+        return [*problems, str(e)]
+    try:
+        current, head = current_revision(db.engine), head_revision(db.engine)
+        if current != head:
+            problems.append(
+                f"the database schema is at {current or 'nothing'}, not {head}: run `impact-bot migrate`"
+            )
         else:
-            current, head = current_revision(db.engine), head_revision(db.engine)
-            if current != head:
-                problems.append(
-                    f"the database schema is at {current or 'nothing'}, not {head}: run `impact-bot migrate`"
-                )
-            else:
-                problems += _check_schedules(db)
+            problems += _check_schedules(db)
     finally:
         db.dispose()
     return problems
 
 
 def _check_slack(settings: Settings) -> list[str]:
-    client = make_client(settings)
+    client = check_client(settings, settings.bot_token)
     try:
-        response = client.auth_test()
-    except SlackApiError as e:
-        error = e.response.get("error")
-        return [
-            f"auth.test failed ({error}): SLACK_BOT_TOKEN is wrong or revoked; copy the Bot User "
-            "OAuth Token again from OAuth & Permissions"
-        ]
-    except Exception as e:
-        return [f"cannot reach Slack at {settings.api_url} ({e}): check the network or SLACK_API_URL"]
+        response = call_slack(
+            lambda: client.auth_test(), settings, "auth.test", "SLACK_BOT_TOKEN", REJECTED_TOKEN
+        )
+    except StartupError as e:
+        return [f"auth.test failed: {e}"]
     header = {k.lower(): v for k, v in (response.headers or {}).items()}.get("x-oauth-scopes")
     if header is None:
         return []

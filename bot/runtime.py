@@ -1,38 +1,90 @@
-"""Starting the bot: the app, the scheduler, and Socket Mode or the HTTP server."""
+"""Starting the bot: checks, the app, the scheduler, and Socket Mode or the HTTP server."""
 
 from __future__ import annotations
 
+import errno
+import inspect
 import logging
+import socket
+import threading
+from typing import Any
+
+from slack_bolt import App
 
 from bot.app import Services, create_app
 from bot.settings import Settings
+from bot.startup import SlackIdentity, check_slack, connect_socket_mode, listen_error, socket_mode_url
 from storage.db import Database
 
 log = logging.getLogger("impact")
 
 
 def run(settings: Settings, db: Database) -> None:
-    """Run until interrupted."""
-    services = Services(settings=settings, db=db)
-    app = create_app(settings, db, services=services)
-    scheduler = start_scheduler(settings, db, services, app)
+    """Run until interrupted; StartupError (one line) when Slack or the listen address refuse."""
     try:
+        identity = check_slack(settings)
+        services = Services(settings=settings, db=db)
         if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            log.info("starting in Socket Mode")
-            SocketModeHandler(app, settings.app_token).start()
+            url = socket_mode_url(settings)
+            _run_socket_mode(settings, db, services, build_app(settings, db, services, identity), url)
         else:
-            from bot.server import serve
-
-            serve(app, db, settings.host, settings.port)
+            _check_listen(settings)
+            _run_http(settings, db, services, build_app(settings, db, services, identity))
     finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
         db.dispose()
 
 
-def start_scheduler(settings: Settings, db: Database, services: Services, app: object):  # type: ignore[no-untyped-def]
+def build_app(settings: Settings, db: Database, services: Services, identity: SlackIdentity | None) -> App:
+    """The Bolt app, told whom the token belongs to where this build's create_app takes it."""
+    if "identity" in inspect.signature(create_app).parameters:
+        # arg-type: app.SlackIdentity is a Protocol of settable attributes; ours is frozen.
+        return create_app(settings, db, services=services, identity=identity)  # type: ignore[call-arg,arg-type,unused-ignore]
+    return create_app(settings, db, services=services)
+
+
+def _run_socket_mode(settings: Settings, db: Database, services: Services, app: App, url: str) -> None:
+    handler = connect_socket_mode(app, settings, url)
+    log.info("connected to Slack in Socket Mode")
+    scheduler = start_scheduler(settings, db, services, app)
+    try:
+        threading.Event().wait()
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        handler.close()
+
+
+def _run_http(settings: Settings, db: Database, services: Services, app: App) -> None:
+    from bot.server import serve
+
+    scheduler = start_scheduler(settings, db, services, app)
+    try:
+        serve(app, db, settings.host, settings.port)
+    except OSError as e:
+        if e.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise listen_error(e, settings) from None  # taken between our check and waitress's bind
+        raise
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+
+
+def _check_listen(settings: Settings) -> None:
+    """Bind HOST:PORT once as waitress will, so a taken port is one line before anything starts."""
+    try:
+        infos = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
+    except OSError as e:
+        raise listen_error(e, settings) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            raise listen_error(e, settings) from None
+
+
+def start_scheduler(settings: Settings, db: Database, services: Services, app: object) -> Any:
     """The slot scheduler, when this build has one."""
     try:
         from bot.scheduler import SlotScheduler
