@@ -7,10 +7,20 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError, load_settings
+from bot.startup import StartupError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from storage.db import Database
 
 log = logging.getLogger("impact")
+
+
+TEAM_HELP = "a team ID (T...), an Enterprise Grid ID (E...), or E.../T... for one workspace of a grid"
 
 
 class CommandError(Exception):
@@ -25,16 +35,16 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="check settings, tokens, scopes, database and schedules")
     imp = sub.add_parser("import", help="import stories from a CSV file")
     imp.add_argument("file", type=Path)
-    imp.add_argument("--team", help="Slack team ID the stories belong to")
+    imp.add_argument("--team", help=f"the workspace the stories belong to: {TEAM_HELP}")
     exp = sub.add_parser("export", help="write all stories to stdout")
     exp.add_argument("--format", choices=("json", "csv"), default="json")
-    exp.add_argument("--team", help="Slack team ID (needed when the bot serves several)")
+    exp.add_argument("--team", help=f"needed when the bot serves several workspaces: {TEAM_HELP}")
     post = sub.add_parser("post-story", help="post a customer story now")
     post.add_argument("--channel", required=True)
-    post.add_argument("--team", help="Slack team ID (needed when the bot serves several)")
+    post.add_argument("--team", help=f"needed when the bot serves several workspaces: {TEAM_HELP}")
     purge = sub.add_parser("purge", help="erase a customer's stories (data-protection requests)")
     purge.add_argument("--customer", required=True)
-    purge.add_argument("--team", help="Slack team ID (needed when the bot serves several)")
+    purge.add_argument("--team", help=f"needed when the bot serves several workspaces: {TEAM_HELP}")
     return p
 
 
@@ -67,35 +77,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return handlers[command](settings, args)
-    except CommandError as e:
+    except (CommandError, StartupError) as e:
         print(f"impact-bot: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
 
 
-def open_database(settings: Settings, migrate: bool = True):  # type: ignore[no-untyped-def]
-    """The database, migrated; a failure becomes one line naming DATABASE_URL."""
-    from sqlalchemy.exc import SQLAlchemyError
+def open_database(settings: Settings, migrate: bool = True) -> Database:
+    """The database, migrated; a failure is one line naming DATABASE_URL and the fix."""
+    from bot.startup import open_database as open_checked
 
-    from storage.db import Database
-
-    try:
-        db = Database(settings.database_url)
-        if migrate:
-            db.migrate()
-        return db
-    except (SQLAlchemyError, OSError) as e:
-        reason = str(getattr(e, "orig", None) or e).splitlines()[0]
-        raise CommandError(
-            f"DATABASE_URL: cannot open {_safe_url(settings.database_url)}: {reason}"
-        ) from None
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    return open_checked(settings, migrate=migrate)
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -124,23 +117,29 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _workspace(session, team: str | None, create: bool = False) -> int:  # type: ignore[no-untyped-def]
+def _workspace(session: Session, team: str | None, create: bool = False) -> int:
+    """The workspace `--team` names (a team ID, an enterprise ID or E.../T...), or the only one."""
     from storage import queries
 
     if team:
-        found = queries.find_workspace(session, team)
-        if found is not None:
-            return found
+        found = queries.find_workspaces(session, team)
+        if len(found) == 1:
+            return found[0].id
+        if len(found) > 1:
+            labels = ", ".join(w.label for w in found)
+            raise CommandError(
+                f"--team {team} matches {len(found)} workspaces ({labels}): pass one of them as --team"
+            )
         if create:
-            return queries.workspace_id(session, team)
+            return queries.workspace_for_key(session, team)
         raise CommandError(f"--team: no workspace {team} is known to this database")
     known = queries.workspaces(session)
     if len(known) == 1:
-        return known[0][0]
+        return known[0].id
     if not known:
         raise CommandError("no workspace yet: pass --team T012AB3CD (your Slack team ID)")
-    teams = ", ".join(team for _, team in known)
-    raise CommandError(f"this database serves several workspaces ({teams}): pass --team")
+    labels = ", ".join(w.label for w in known)
+    raise CommandError(f"this database serves {len(known)} workspaces ({labels}): pass one of them as --team")
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
@@ -195,7 +194,7 @@ def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_post_story(settings: Settings, args: argparse.Namespace) -> int:
-    from slack_sdk.errors import SlackApiError
+    from slack_sdk.errors import SlackApiError, SlackClientError
 
     from bot.app import make_client
     from bot.managers import ManagerDirectory
@@ -212,12 +211,26 @@ def cmd_post_story(settings: Settings, args: argparse.Namespace) -> int:
     )
     channel = args.channel.lstrip("#")
     try:
-        permalink = poster.post_story_now(team, ws, channel)
+        outcome = poster.post_story_now(team, ws, channel)
     except ChannelProblem as e:
         raise CommandError(
             f"Slack refused to post in {channel} ({e.error}): invite the bot with /invite @Impact"
         ) from None
     except SlackApiError as e:
         raise CommandError(f"Slack answered {e.response.get('error')} for {channel}") from None
-    print(f"posted in {channel}: {permalink or '(no permalink)'}")
+    except (OSError, SlackClientError) as e:
+        reason = str(getattr(e, "reason", None) or e).splitlines()[0]
+        raise CommandError(
+            f"SLACK_API_URL: cannot reach Slack at {settings.api_url} ({reason}): check the network, "
+            "the proxy (HTTPS_PROXY) and SLACK_API_URL"
+        ) from None
+    # Poster answers an Outcome (status, permalink); before that it answered the permalink.
+    status = str(getattr(outcome, "status", "posted"))
+    permalink = str(getattr(outcome, "permalink", outcome) or "") or "(no permalink)"
+    if status == "uncertain":
+        raise CommandError(
+            f"Slack's answer was lost and it cannot tell whether the story reached {channel}: "
+            "look there before running post-story again"
+        )
+    print(f"posted in {channel}: {permalink}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -32,16 +33,21 @@ def workspace_id(session: Session, team_id: str, enterprise_id: str | None = Non
 
 
 def find_workspace(session: Session, team_id: str) -> int | None:
-    """The workspace id for a team ID, or None when the bot has never seen it."""
-    return session.scalar(select(Workspace.id).where(Workspace.team_id == team_id).limit(1))
+    """The workspace id for a team or enterprise ID when exactly one workspace matches, else None."""
+    found = find_workspaces(session, team_id)
+    return found[0].id if len(found) == 1 else None
 
 
-def workspaces(session: Session) -> list[tuple[int, str]]:
-    """All (workspace id, team id) pairs."""
-    return [(r.id, r.team_id) for r in session.scalars(select(Workspace).order_by(Workspace.id))]
+def workspaces(session: Session) -> list[WorkspaceKey]:
+    """Every workspace as (id, team id, enterprise id), oldest first."""
+    rows = session.execute(
+        select(Workspace.id, Workspace.team_id, Workspace.enterprise_id).order_by(Workspace.id)
+    )
+    return [WorkspaceKey(r.id, r.team_id, r.enterprise_id or "") for r in rows]
 
 
 def team_of(session: Session, ws: int) -> str:
+    """The Slack team ID of a workspace row (the enterprise ID for an org-wide install)."""
     return session.scalars(select(Workspace.team_id).where(Workspace.id == ws)).one()
 
 
@@ -201,3 +207,43 @@ def set_workspace_language(session: Session, ws: int, language: str | None) -> N
     row = session.get(Workspace, ws)
     if row is not None:
         row.language = language
+
+
+class WorkspaceKey(NamedTuple):
+    """A workspace row's identity: what `--team` on the command line selects."""
+
+    id: int
+    team_id: str
+    enterprise_id: str
+
+    @property
+    def label(self) -> str:
+        """`T123` outside Enterprise Grid, else `E456/T123`: a value `--team` selects exactly."""
+        return f"{self.enterprise_id}/{self.team_id}" if self.enterprise_id else self.team_id
+
+
+def find_workspaces(session: Session, key: str) -> list[WorkspaceKey]:
+    """Workspaces a team ID, an enterprise ID or an `E…/T…` label names, oldest first.
+
+    An Enterprise Grid org-wide install may be stored with the team and enterprise both set, or
+    with the enterprise ID as its team ID; an enterprise ID finds every workspace of its org.
+    A label (see WorkspaceKey.label) that equals one workspace's exactly selects only that one.
+    """
+    key = key.strip()
+    enterprise, slash, team = key.rpartition("/")
+    columns = select(Workspace.id, Workspace.team_id, Workspace.enterprise_id).order_by(Workspace.id)
+    if slash:
+        query = columns.where(Workspace.team_id == team, Workspace.enterprise_id == enterprise)
+    else:
+        query = columns.where(or_(Workspace.team_id == key, Workspace.enterprise_id == key))
+    found = [WorkspaceKey(r.id, r.team_id, r.enterprise_id or "") for r in session.execute(query)]
+    exact = [w for w in found if w.label == key]
+    return exact or found
+
+
+def workspace_for_key(session: Session, key: str) -> int:
+    """The workspace a `--team` value names, created on first use (an E… ID as an org-wide install)."""
+    enterprise, _, team = key.strip().rpartition("/")
+    if not enterprise and team.startswith("E"):
+        enterprise = team
+    return workspace_id(session, team, enterprise)

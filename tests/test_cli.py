@@ -157,3 +157,115 @@ def test_doctor_reports_channels_slack_refused(tmp_path: Path) -> None:
         result = run(tmp_path, "doctor", SLACK_API_URL=standin.base_url, **env)
     assert result.returncode == 1
     assert "C9" in result.stdout and "not_in_channel" in result.stdout and "/invite @Impact" in result.stdout
+
+
+# ---- --team: team IDs, Enterprise Grid IDs, and several workspaces -------------------------------
+
+
+def seed(tmp_path: Path, stories: dict[tuple[str, str], str]) -> None:
+    """One story per workspace row (team_id, enterprise_id), as the bot stores them from requests."""
+    from bot.story import Draft
+    from storage import queries
+    from storage.db import Database
+
+    run(tmp_path, "migrate")
+    db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    with db.session() as s:
+        for (team, enterprise), customer in stories.items():
+            ws = queries.workspace_id(s, team, enterprise)
+            queries.add_story(s, ws, Draft(customer=customer, quote="It works"), "U0AUTHOR")
+    db.dispose()
+
+
+def customers(tmp_path: Path, *args: str) -> list[str]:
+    result = run(tmp_path, "export", *args)
+    assert result.returncode == 0, result.stderr
+    return [s["customer"] for s in json.loads(result.stdout)]
+
+
+def test_team_may_be_an_enterprise_id(tmp_path: Path) -> None:
+    # An org-wide install stored both ways: with its team, and with the enterprise as team.
+    seed(tmp_path, {("T1", "E1"): "Acme", ("E2", "E2"): "Beta"})
+    assert customers(tmp_path, "--team", "E1") == ["Acme"]
+    assert customers(tmp_path, "--team", "T1") == ["Acme"]
+    assert customers(tmp_path, "--team", "E1/T1") == ["Acme"]
+    assert customers(tmp_path, "--team", "E2") == ["Beta"]
+    purged = run(tmp_path, "purge", "--customer", "beta", "--team", "E2")
+    assert purged.returncode == 0 and "erased 1" in purged.stdout
+    assert customers(tmp_path, "--team", "E2") == []
+    assert customers(tmp_path, "--team", "E1") == ["Acme"]  # the other org is untouched
+
+
+def test_enterprise_with_several_workspaces_is_listed_and_nothing_happens(tmp_path: Path) -> None:
+    seed(tmp_path, {("T1", "E1"): "Acme", ("T2", "E1"): "Beta", ("E1", "E1"): "Gamma", ("T3", ""): "Delta"})
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    source = tmp_path / "s.csv"
+    source.write_text("customer,quote\nAcme,hi again\n")
+    with SlackStandin() as standin:
+        for args in (
+            ("export", "--team", "E1"),
+            ("purge", "--customer", "acme", "--team", "E1"),
+            ("import", str(source), "--team", "E1"),
+            ("post-story", "--channel", "C1", "--team", "E1"),
+        ):
+            result = run(tmp_path, *args, SLACK_API_URL=standin.base_url, **env)
+            assert result.returncode == 1, (args, result.stdout)
+            assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+            assert "3 workspaces" in result.stderr, result.stderr
+            for label in ("E1/T1", "E1/T2", "E1/E1"):
+                assert label in result.stderr
+            assert "T3" not in result.stderr
+        assert not standin.attempts_to("chat.postMessage")
+    # Nothing was erased or imported; each is still reachable one by one.
+    assert customers(tmp_path, "--team", "E1/T1") == ["Acme"]
+    assert customers(tmp_path, "--team", "T2") == ["Beta"]
+    assert customers(tmp_path, "--team", "E1/E1") == ["Gamma"]
+    assert customers(tmp_path, "--team", "T3") == ["Delta"]
+    # Without --team every workspace is listed, so the operator can pick one.
+    result = run(tmp_path, "export")
+    assert result.returncode == 1 and "4 workspaces" in result.stderr and "T3" in result.stderr
+
+
+def test_post_story_with_an_enterprise_id(tmp_path: Path) -> None:
+    seed(tmp_path, {("T1", "E1"): "Acme"})
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    with SlackStandin() as standin:
+        result = run(
+            tmp_path, "post-story", "--channel", "C1", "--team", "E1", SLACK_API_URL=standin.base_url, **env
+        )
+        assert result.returncode == 0, result.stderr
+        [post] = [c for c in standin.calls_to("chat.postMessage") if c.args["channel"] == "C1"]
+        assert "Acme" in json.dumps(post.json_arg("blocks"))
+
+
+def test_export_without_team_uses_the_only_workspace_even_in_a_grid(tmp_path: Path) -> None:
+    seed(tmp_path, {("T1", "E1"): "Acme"})
+    assert customers(tmp_path) == ["Acme"]
+
+
+def test_unknown_team_is_one_line_and_import_creates_an_org_workspace(tmp_path: Path) -> None:
+    seed(tmp_path, {("T1", "E1"): "Acme"})
+    result = run(tmp_path, "export", "--team", "E9")
+    assert result.returncode == 1 and "E9" in result.stderr and result.stderr.count("\n") == 1
+    source = tmp_path / "s.csv"
+    source.write_text("customer,quote\nZeta,hi\n")
+    assert run(tmp_path, "import", str(source), "--team", "E9").returncode == 0
+    assert customers(tmp_path, "--team", "E9") == ["Zeta"]
+    assert customers(tmp_path, "--team", "E9/E9") == ["Zeta"]  # stored as an org-wide install
+    assert customers(tmp_path, "--team", "E1") == ["Acme"]
+
+
+def test_doctor_checks_the_app_token_and_an_unreachable_slack(tmp_path: Path) -> None:
+    env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1-A1-1-abc"}
+    run(tmp_path, "migrate")
+    with SlackStandin() as standin:
+        standin.scopes = ",".join(bot_scopes())
+        assert run(tmp_path, "doctor", SLACK_API_URL=standin.base_url, **env).returncode == 0
+        standin.error("apps.connections.open", "invalid_auth")
+        result = run(tmp_path, "doctor", SLACK_API_URL=standin.base_url, **env)
+        assert result.returncode == 1
+        assert "SLACK_APP_TOKEN" in result.stdout and "invalid_auth" in result.stdout
+        closed = standin.base_url
+    result = run(tmp_path, "doctor", SLACK_API_URL=closed, **env)  # the stand-in is gone now
+    assert result.returncode == 1 and "cannot reach Slack" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
