@@ -21,11 +21,16 @@ def wsgi_app(app: App, db: Database) -> Callable[..., Iterable[bytes]]:
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            # One `SELECT 1` with a deadline: a hung database gives 503 in time, never a hung check.
             healthy = db.ping()
             body = json.dumps({"status": "ok" if healthy else "database unavailable"}).encode()
             start_response(
                 "200 OK" if healthy else "503 Service Unavailable",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+                [
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", str(len(body))),
+                    ("Cache-Control", "no-store"),
+                ],
             )
             return [body]
         return bolt(environ, start_response)
@@ -37,5 +42,12 @@ def serve(app: App, db: Database, host: str, port: int) -> None:
     """Serve until interrupted, with a production WSGI server."""
     import waitress
 
-    log.info("listening on http://%s:%s/slack/events", host, port)
+    where = db.describe()
+    log.info(
+        "listening on http://%s:%s/slack/events; database %s %s",
+        host,
+        port,
+        where["backend"],
+        where.get("host", ""),
+    )
     waitress.serve(wsgi_app(app, db), host=host, port=port, threads=8, ident="impact")
