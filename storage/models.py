@@ -7,16 +7,25 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
+    Column,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+# The server default '' as SQL: Alembic's SQLite comparison reads a plain "" as different from
+# the '' it reflects, and would propose changing every such column.
+EMPTY = text("''")
 
 
 def utcnow() -> datetime:
@@ -55,7 +64,7 @@ class Workspace(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     # '' rather than NULL so that the unique constraint holds on every database.
-    enterprise_id: Mapped[str] = mapped_column(String(32), default="")
+    enterprise_id: Mapped[str] = mapped_column(String(32), default="", server_default=EMPTY)
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     improvement_channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -74,15 +83,15 @@ class StoryRow(Base):
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     customer: Mapped[str] = mapped_column(String(200))
     quote: Mapped[str] = mapped_column(Text)
-    contact: Mapped[str] = mapped_column(String(200), default="")
-    impact: Mapped[str] = mapped_column(Text, default="")
-    kind: Mapped[str] = mapped_column(String(16), default="praise")
+    contact: Mapped[str] = mapped_column(String(200), default="", server_default=EMPTY)
+    impact: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
+    kind: Mapped[str] = mapped_column(String(16), default="praise", server_default="praise")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     credited: Mapped[list[str]] = mapped_column(JSON, default=list)
-    consent: Mapped[str] = mapped_column(String(16), default="internal")
-    source: Mapped[str] = mapped_column(Text, default="")
+    consent: Mapped[str] = mapped_column(String(16), default="internal", server_default="internal")
+    source: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
     author: Mapped[str] = mapped_column(String(32))
-    channel: Mapped[str] = mapped_column(String(32), default="")
+    channel: Mapped[str] = mapped_column(String(32), default="", server_default=EMPTY)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -117,7 +126,7 @@ class ScheduleRow(Base):
     weekdays: Mapped[str] = mapped_column(String(32))  # "mon,wed,fri"
     time: Mapped[str] = mapped_column(String(5))  # "09:00"
     timezone: Mapped[str] = mapped_column(String(64))
-    created_by: Mapped[str] = mapped_column(String(32), default="")
+    created_by: Mapped[str] = mapped_column(String(32), default="", server_default=EMPTY)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -134,11 +143,11 @@ class SlotClaim(Base):
     slot_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # claimed -> posted | skipped | failed
     status: Mapped[str] = mapped_column(String(16), default="claimed")
-    owner: Mapped[str] = mapped_column(String(64), default="")
+    owner: Mapped[str] = mapped_column(String(64), default="", server_default=EMPTY)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     message_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
 
 
 class PostRow(Base):
@@ -182,5 +191,77 @@ class CustomPrompt(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text)
-    created_by: Mapped[str] = mapped_column(String(32), default="")
+    created_by: Mapped[str] = mapped_column(String(32), default="", server_default=EMPTY)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# The OAuth tables of slack_sdk's SQLAlchemyInstallationStore and SQLAlchemyOAuthStateStore
+# (default names), column for column, so that migration 0003 creates them and Alembic's
+# comparison knows them. The stores read and write them through their own Table objects;
+# tests/storage/test_migrations.py fails if slack_sdk's definition drifts from this copy.
+OAUTH_INSTALLATIONS_TABLE = "slack_installations"
+OAUTH_BOTS_TABLE = "slack_bots"
+OAUTH_STATES_TABLE = "slack_oauth_states"
+
+slack_installations = Table(
+    OAUTH_INSTALLATIONS_TABLE,
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("enterprise_url", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    Column("bot_token", String(200)),
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", String(1000)),
+    Column("bot_refresh_token", String(200)),
+    Column("bot_token_expires_at", DateTime),
+    Column("user_id", String(32), nullable=False),
+    Column("user_token", String(200)),
+    Column("user_scopes", String(1000)),
+    Column("user_refresh_token", String(200)),
+    Column("user_token_expires_at", DateTime),
+    Column("incoming_webhook_url", String(200)),
+    Column("incoming_webhook_channel", String(200)),
+    Column("incoming_webhook_channel_id", String(200)),
+    Column("incoming_webhook_configuration_url", String(200)),
+    Column("is_enterprise_install", Boolean, default=False, nullable=False),
+    Column("token_type", String(32)),
+    Column("installed_at", DateTime, nullable=False, default=func.now()),
+    Index(
+        f"{OAUTH_INSTALLATIONS_TABLE}_idx", "client_id", "enterprise_id", "team_id", "user_id", "installed_at"
+    ),
+)
+
+slack_bots = Table(
+    OAUTH_BOTS_TABLE,
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    Column("bot_token", String(200)),
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", String(1000)),
+    Column("bot_refresh_token", String(200)),
+    Column("bot_token_expires_at", DateTime),
+    Column("is_enterprise_install", Boolean, default=False, nullable=False),
+    Column("installed_at", DateTime, nullable=False, default=func.now()),
+    Index(f"{OAUTH_BOTS_TABLE}_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
+)
+
+slack_oauth_states = Table(
+    OAUTH_STATES_TABLE,
+    Base.metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(200), nullable=False),
+    Column("expire_at", DateTime, nullable=False),
+)
