@@ -10,6 +10,10 @@ import threading
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.logger.messages import (
+    warning_client_prioritized_and_token_skipped,
+    warning_token_skipped,
+)
 
 from bot.app import Services, create_app
 from bot.settings import Settings
@@ -36,10 +40,25 @@ def run(settings: Settings, db: Database) -> None:
 
 def build_app(settings: Settings, db: Database, services: Services, identity: SlackIdentity | None) -> App:
     """The Bolt app, told whom the token belongs to where this build's create_app takes it."""
-    if "identity" in inspect.signature(create_app).parameters:
-        # arg-type: app.SlackIdentity is a Protocol of settable attributes; ours is frozen.
-        return create_app(settings, db, services=services, identity=identity)  # type: ignore[call-arg,arg-type,unused-ignore]
-    return create_app(settings, db, services=services)
+    bolt_logger = logging.getLogger("impact.bolt")
+    bolt_logger.addFilter(_env_token_notices)
+    try:
+        if "identity" in inspect.signature(create_app).parameters:
+            # arg-type: app.SlackIdentity is a Protocol of settable attributes; ours is frozen.
+            return create_app(settings, db, services=services, identity=identity)  # type: ignore[call-arg,arg-type,unused-ignore]
+        return create_app(settings, db, services=services)
+    finally:
+        bolt_logger.removeFilter(_env_token_notices)
+
+
+def _env_token_notices(record: logging.LogRecord) -> bool:
+    """Drop Bolt's notices that SLACK_BOT_TOKEN in the environment goes unused.
+
+    The app gets its token through its client and authorize on purpose; Bolt sees the variable
+    in the environment and warns at every start, two lines that bury a start-up failure.
+    """
+    notices = (warning_client_prioritized_and_token_skipped(), warning_token_skipped())
+    return record.getMessage() not in notices
 
 
 def _run_socket_mode(settings: Settings, db: Database, services: Services, app: App, url: str) -> None:
