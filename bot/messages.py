@@ -138,7 +138,10 @@ EN: dict[str, str] = {
         "Slack didn't answer in time, so I can't tell whether the story reached <#{channel}>. "
         "Have a look there; if it's missing, click Post again. I'll check first and never post it twice."
     ),
-    "post.failed": "I couldn't reach Slack to post in <#{channel}>; nothing was posted. Please try again.",
+    "post.failed": (
+        "I couldn't post in <#{channel}>: Slack didn't answer. Please try again; "
+        "I'll check first and never post it twice."
+    ),
     "slack_unreachable": "Slack didn't answer in time, so that didn't work. Please try again in a moment.",
     "manager_check_failed": (
         "I couldn't check your manager rights with Slack just now. Please try again in a moment."

@@ -161,7 +161,8 @@ class Poster:
         lang = self.language(ws, schedule.language)
         try:
             if kind == "story":
-                ts, story = self._post_story(client, ws, channel, lang, key, slot_at, claim.id)
+                delivered, story = self._post_story(client, ws, channel, lang, key, slot_at, claim.id)
+                ts = delivered.ts
             else:
                 ts, story = self._post_prompt(client, ws, channel, lang, key, now, slot_at, claim.id), None
         except ChannelProblem as e:
@@ -215,7 +216,7 @@ class Poster:
         *,
         query: str = "",
         skip: int = 0,
-    ) -> tuple[str, Story | None]:
+    ) -> tuple[Delivered, Story | None]:
         choice = choose_for_channel(self.db, ws, channel, utcnow(), query=query, skip=skip)
         story = choice.story
         blocks, text = story_message(choice, lang)
@@ -233,7 +234,7 @@ class Poster:
             "story" if story else "invitation",
             story.id if story else None,
         )
-        return delivered.ts, story
+        return delivered, story
 
     def _story_of(self, ws: int, story_id: Any) -> Story | None:
         if not isinstance(story_id, int):
@@ -331,25 +332,22 @@ class Poster:
                     story.id if story else None,
                 )
                 return Outcome("found", self.permalink(client, channel, found.ts))
-            ts, story = self._post_story(
+            delivered, story = self._post_story(
                 client, ws, channel, lang, marker, since, claim.id, query=query, skip=skip
             )
         except DeliveryUncertain as e:
             sq.release_claim(self.db, claim.id, note=f"uncertain: {e}"[:500])
             log.warning("on-demand post in %s uncertain: %s", channel, e)
             return Outcome("uncertain")
-        except (ChannelProblem, SlackApiError) as e:
-            with self.db.session() as session:
-                sq.finish_claim(session, claim.id, "failed", note=str(e)[:500])
-            raise
         except Exception as e:
-            # Refused connections and timeouts before anything reached Slack: free to retry.
+            # Nothing reached the channel (Slack refused, or never got it): the claim is given
+            # back, so the manager can try again, say after inviting the bot; that click looks first.
             sq.release_claim(self.db, claim.id, note=f"failed: {e!r}"[:500])
             raise
-        permalink = self.permalink(client, channel, ts)
-        if story is not None:
-            self.close_the_loop(client, story, channel, ts, lang, permalink)
-        return Outcome("posted", permalink)
+        permalink = self.permalink(client, channel, delivered.ts)
+        if story is not None and not delivered.found:
+            self.close_the_loop(client, story, channel, delivered.ts, lang, permalink)
+        return Outcome("found" if delivered.found else "posted", permalink)
 
     # --- closing the loop -----------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from bot.messages import t
 from bot.render import ACTION_DELETE, ACTION_EDIT, escape
 from bot.story import Story
 from handlers.commands import open_modal
-from handlers.common import DB_ERRORS, apologise, is_manager, language, team_ids, user_of
+from handlers.common import DB_ERRORS, apologise, is_manager, language, never_raises, team_ids, user_of
 from storage import queries
 
 
@@ -22,8 +22,8 @@ def register(app: Any, services: Services) -> None:
         ack()
         delete_story(services, body, respond, client, context)
 
-    app.action(ACTION_EDIT)(edit)
-    app.action(ACTION_DELETE)(delete)
+    app.action(ACTION_EDIT)(never_raises(edit))
+    app.action(ACTION_DELETE)(never_raises(delete))
 
 
 def _story_id(body: dict[str, Any]) -> int | None:

@@ -16,6 +16,7 @@ from handlers.common import (
     apologise,
     language,
     log,
+    never_raises,
     say_ephemeral,
     slack_error_text,
     team_ids,
@@ -32,7 +33,7 @@ def register(app: Any, services: Services) -> None:
     def impact(ack: Any, body: dict[str, Any], respond: Any, client: Any, context: Any) -> None:
         handle_impact(services, ack, body, respond, client, context)
 
-    app.command("/impact")(impact)
+    app.command("/impact")(never_raises(impact))
 
 
 def handle_impact(

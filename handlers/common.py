@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -102,3 +104,28 @@ def is_manager(
     except ManagerCheckUnavailable as e:
         log.warning("could not check manager rights of %s in team %s: %s", user, team, e)
         return None
+
+
+def never_raises(listener: Callable[..., None]) -> Callable[..., None]:
+    """Run a listener so that nothing it raises after its ack escapes to Bolt.
+
+    Bolt forgets an ack when the listener raises afterwards, then keeps Slack waiting 3 s and
+    tries the next listener. After the ack the failure is logged once, with the team and the
+    reason; before the ack it is raised, so Bolt's error handler answers (see bot.app).
+    """
+
+    @functools.wraps(listener)
+    def run(**kwargs: Any) -> None:
+        try:
+            listener(**kwargs)
+        except Exception as e:
+            ack = kwargs.get("ack")
+            if ack is not None and getattr(ack, "response", None) is None:
+                raise
+            body = kwargs.get("body") or {}
+            team = (
+                body.get("team_id") or (body.get("team") or {}).get("id") if isinstance(body, dict) else None
+            )
+            log.error("%s failed after its ack (team %s): %r", listener.__name__, team, e)
+
+    return run

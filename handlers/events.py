@@ -15,7 +15,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.app import Services
-from handlers.common import DB_ERRORS, log, workspace
+from handlers.common import DB_ERRORS, log, never_raises, workspace
 from storage import schedules as sq
 
 
@@ -30,8 +30,8 @@ def register(app: Any, services: Services) -> None:
     ) -> None:
         count_reaction(services, event, body, context, client, added=False, retry=_is_retry(request))
 
-    app.event("reaction_added")(on_reaction_added)
-    app.event("reaction_removed")(on_reaction_removed)
+    app.event("reaction_added")(never_raises(on_reaction_added))
+    app.event("reaction_removed")(never_raises(on_reaction_removed))
 
 
 def _is_retry(request: Any) -> bool:

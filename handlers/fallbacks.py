@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from bot.app import Services
-from handlers.common import log
+from handlers.common import log, never_raises
 
 ANY = re.compile(".*")
 
@@ -27,11 +27,11 @@ def register(app: Any, services: Services) -> None:
 
     def unknown_event(body: dict[str, Any]) -> None:
         # Bolt has already answered 200: Slack retries anything else and may turn events off.
-        event = body.get("event") if isinstance(body.get("event"), dict) else {}
-        log.info("event %r not acted on", event.get("type"))
+        event = body.get("event")
+        log.info("event %r not acted on", event.get("type") if isinstance(event, dict) else None)
 
-    app.event(ANY)(unknown_event)
-    app.action(ANY)(unknown_action)
-    app.view(ANY)(unknown_view)
+    app.event(ANY)(never_raises(unknown_event))
+    app.action(ANY)(never_raises(unknown_action))
+    app.view(ANY)(never_raises(unknown_view))
     app.view_closed(ANY)(lambda ack: ack())
-    app.shortcut(ANY)(unknown_shortcut)
+    app.shortcut(ANY)(never_raises(unknown_shortcut))

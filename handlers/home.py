@@ -8,7 +8,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import Services
 from bot.home_view import COMPLAINT_LIMIT, RECENT_LIMIT, ManagerHome, home_view, unavailable_view
-from handlers.common import DB_ERRORS, is_manager, log, workspace
+from handlers.common import DB_ERRORS, is_manager, log, never_raises, workspace
 from storage import home as hq
 from storage import queries
 from storage import schedules as sq
@@ -21,7 +21,7 @@ def register(app: Any, services: Services) -> None:
             return  # the Messages and About tabs need nothing from us
         publish_home(services, client, context, body, event["user"])
 
-    app.event("app_home_opened")(on_app_home_opened)
+    app.event("app_home_opened")(never_raises(on_app_home_opened))
 
 
 def publish_home(services: Services, client: Any, context: Any, body: dict[str, Any], user: str) -> None:

@@ -37,6 +37,7 @@ from handlers.common import (
     is_manager,
     language,
     log,
+    never_raises,
     say_ephemeral,
     slack_error_text,
     team_ids,
@@ -102,7 +103,7 @@ def register(app: Any, services: Services) -> None:
             post_from_preview(services, body, respond, context, lang, state)
 
     for action_id in (ACTION_POST, ACTION_SHUFFLE, ACTION_CANCEL):
-        app.action(action_id)(on_preview_button)
+        app.action(action_id)(never_raises(on_preview_button))
 
     def on_home_post(
         ack: Any, body: dict[str, Any], client: Any, context: Any, action: dict[str, Any]
@@ -131,7 +132,7 @@ def register(app: Any, services: Services) -> None:
 
         publish_home(services, client, context, body, user)
 
-    app.action(ACTION_HOME_POST)(on_home_post)
+    app.action(ACTION_HOME_POST)(never_raises(on_home_post))
 
     def on_schedule_submit(
         ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, context: Any
@@ -143,8 +144,8 @@ def register(app: Any, services: Services) -> None:
     ) -> None:
         save_settings(services, ack, body, view, client, context)
 
-    app.view(SCHEDULE_CALLBACK)(on_schedule_submit)
-    app.view(SETTINGS_CALLBACK)(on_settings_submit)
+    app.view(SCHEDULE_CALLBACK)(never_raises(on_schedule_submit))
+    app.view(SETTINGS_CALLBACK)(never_raises(on_settings_submit))
 
 
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,30}$")

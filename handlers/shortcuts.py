@@ -10,7 +10,7 @@ from bot.app import Services
 from bot.quicklog import plain_text
 from bot.story import Draft
 from handlers.commands import open_modal
-from handlers.common import language, log
+from handlers.common import language, log, never_raises
 
 CALLBACK_ID = "save_customer_voice"
 
@@ -20,7 +20,7 @@ def register(app: Any, services: Services) -> None:
         ack()
         open_from_message(services, body, respond, client)
 
-    app.message_shortcut(CALLBACK_ID)(save_message)
+    app.message_shortcut(CALLBACK_ID)(never_raises(save_message))
 
 
 def open_from_message(services: Services, body: dict[str, Any], respond: Any, client: Any) -> None:

@@ -12,7 +12,16 @@ from bot.modal import CALLBACK_ID, read_metadata, read_submission
 from bot.render import confirmation_blocks
 from bot.slack_client import SafeRespond
 from bot.story import Story, validate
-from handlers.common import DB_ERRORS, field_errors, is_manager, language, log, team_ids, user_of
+from handlers.common import (
+    DB_ERRORS,
+    field_errors,
+    is_manager,
+    language,
+    log,
+    never_raises,
+    team_ids,
+    user_of,
+)
 from storage import queries
 
 
@@ -22,7 +31,7 @@ def register(app: Any, services: Services) -> None:
     ) -> None:
         save_from_modal(services, ack, body, view, client, context)
 
-    app.view(CALLBACK_ID)(story_submitted)
+    app.view(CALLBACK_ID)(never_raises(story_submitted))
 
 
 def save_from_modal(
