@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.http_guard import guard
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,8 @@ log = logging.getLogger(__name__)
 
 def wsgi_app(app: App, db: Database) -> Callable[..., Iterable[bytes]]:
     """Route /healthz ourselves; everything else (events, OAuth) goes to Bolt's WSGI adapter."""
-    bolt = SlackRequestHandler(app, path="/slack/events")
+    # Forged requests get 401 and malformed ones 400 before Bolt parses anything (bot.http_guard).
+    bolt = guard(SlackRequestHandler(app, path="/slack/events"), app._signing_secret)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
