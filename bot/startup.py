@@ -162,9 +162,10 @@ def quiet(logger: logging.Logger) -> Iterator[None]:
 
 def socket_mode_url(settings: Settings, timeout: float = SLACK_CHECK_SECONDS) -> str:
     """A WebSocket URL from `apps.connections.open` (once, with a deadline); StartupError otherwise."""
-    client = check_client(settings, None, timeout)
+    # Called with the app-level token: its scope (connections:write) is no bot scope of the manifest.
+    app_level = check_client(settings, None, timeout)
     response = call_slack(
-        lambda: client.apps_connections_open(app_token=settings.app_token or ""),
+        lambda: app_level.apps_connections_open(app_token=settings.app_token or ""),
         settings,
         "apps.connections.open",
         "SLACK_APP_TOKEN",
