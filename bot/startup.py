@@ -82,16 +82,17 @@ def check_slack(settings: Settings, timeout: float = SLACK_CHECK_SECONDS) -> Sla
     response = call_slack(
         lambda: client.auth_test(), settings, "auth.test", "SLACK_BOT_TOKEN", REJECTED_TOKEN, timeout
     )
-    team = str(response.get("team_id") or "")
+    enterprise = str(response.get("enterprise_id") or "")
+    # An org-wide install's token may answer without a team: the org stands in for it, as the
+    # workspaces table stores such requests (handlers.common.team_ids).
+    team = str(response.get("team_id") or enterprise)
     user = str(response.get("user_id") or "")
     if not team or not user:
         raise StartupError(
             f"SLACK_API_URL: {settings.api_url} answered auth.test without a team and user: point "
             "SLACK_API_URL at Slack's Web API (https://slack.com/api/)"
         )
-    return SlackIdentity(
-        team_id=team, enterprise_id=str(response.get("enterprise_id") or ""), bot_user_id=user
-    )
+    return SlackIdentity(team_id=team, enterprise_id=enterprise, bot_user_id=user)
 
 
 def call_slack(
@@ -114,7 +115,7 @@ def call_slack(
         if status == 429 or status >= 500:
             raise StartupError(
                 f"Slack answered {method} with HTTP {status} ({code or 'no error code'}): Slack is "
-                "busy or down (https://slack-status.com); start again in a minute"
+                "busy or down (https://status.slack.com); start again in a minute"
             ) from None
         raise StartupError(
             f"{variable}: Slack answered {method} with {code or f'HTTP {status}'}: check the token, "

@@ -298,6 +298,18 @@ def test_check_slack_tells_who_the_token_belongs_to(standin: SlackStandin) -> No
         {"ok": True, "team_id": "T222", "enterprise_id": "E333", "user_id": "UB2", "bot_id": "B2"},
     )
     assert check_slack(settings_for(standin)) == SlackIdentity("T222", "E333", "UB2")
+    # An org-wide install's token: no team, the enterprise stands in for it.
+    standin.answer(
+        "auth.test",
+        {
+            "ok": True,
+            "team_id": None,
+            "enterprise_id": "E333",
+            "user_id": "UB2",
+            "is_enterprise_install": True,
+        },
+    )
+    assert check_slack(settings_for(standin)) == SlackIdentity("E333", "E333", "UB2")
 
 
 def test_check_slack_asks_nothing_in_oauth_mode(standin: SlackStandin) -> None:
