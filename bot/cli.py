@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from storage.db import Database
+    from storage.queries import WorkspaceKey
 
 log = logging.getLogger("impact")
 
@@ -204,8 +205,9 @@ def cmd_post_story(settings: Settings, args: argparse.Namespace) -> int:
     db = open_database(settings)
     with db.session() as session:
         ws = _workspace(session, args.team, create=bool(args.team))
-        team = queries.team_of(session, ws)
-    client = make_client(settings)
+        key = queries.workspace_key(session, ws)
+    client = make_client(settings, token=_installed_token(settings, db, key))
+    team = key.team_id
     poster = Poster(
         settings, db, ManagerDirectory(settings.managers, settings.manager_group), lambda _: client
     )
@@ -234,3 +236,29 @@ def cmd_post_story(settings: Settings, args: argparse.Namespace) -> int:
         )
     print(f"posted in {channel}: {permalink}")
     return 0
+
+
+def _installed_token(settings: Settings, db: Database, key: WorkspaceKey) -> str | None:
+    """In OAuth mode, the bot token the workspace installed the app with; else SLACK_BOT_TOKEN."""
+    if not settings.oauth_mode:
+        return None
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+    from sqlalchemy.exc import SQLAlchemyError
+
+    # An org-wide install is stored with the enterprise as its team (handlers.common.team_ids).
+    org_wide = bool(key.enterprise_id) and key.team_id == key.enterprise_id
+    store = SQLAlchemyInstallationStore(client_id=settings.client_id or "", engine=db.engine)
+    try:
+        bot = store.find_bot(
+            enterprise_id=key.enterprise_id or None,
+            team_id=None if org_wide else key.team_id,
+            is_enterprise_install=org_wide,
+        )
+    except SQLAlchemyError:
+        bot = None  # no installation table yet: nothing was installed
+    if bot is None or not bot.bot_token:
+        raise CommandError(
+            f"workspace {key.label} has not installed the app (or uninstalled it): install it "
+            "through /slack/install, then post again"
+        )
+    return str(bot.bot_token)

@@ -247,3 +247,11 @@ def workspace_for_key(session: Session, key: str) -> int:
     if not enterprise and team.startswith("E"):
         enterprise = team
     return workspace_id(session, team, enterprise)
+
+
+def workspace_key(session: Session, ws: int) -> WorkspaceKey:
+    """The team and enterprise IDs of a workspace row."""
+    row = session.execute(
+        select(Workspace.id, Workspace.team_id, Workspace.enterprise_id).where(Workspace.id == ws)
+    ).one()
+    return WorkspaceKey(row.id, row.team_id, row.enterprise_id or "")

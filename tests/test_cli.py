@@ -269,3 +269,61 @@ def test_doctor_checks_the_app_token_and_an_unreachable_slack(tmp_path: Path) ->
     result = run(tmp_path, "doctor", SLACK_API_URL=closed, **env)  # the stand-in is gone now
     assert result.returncode == 1 and "cannot reach Slack" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_post_story_in_oauth_mode_uses_the_workspace_installation(tmp_path: Path) -> None:
+    from slack_sdk.oauth.installation_store import Installation
+    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+
+    from storage.db import Database
+
+    seed(tmp_path, {("T1", "E1"): "Acme", ("E2", "E2"): "Beta", ("T3", ""): "Gamma"})
+    db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    store = SQLAlchemyInstallationStore(client_id="1234.5678", engine=db.engine)
+    store.metadata.create_all(db.engine)
+    store.save(
+        Installation(
+            app_id="A1",
+            bot_id="B1",
+            bot_user_id="UB1",
+            user_id="U1",
+            enterprise_id="E1",
+            team_id="T1",
+            bot_token="xoxb-of-t1",
+        )
+    )
+    store.save(
+        Installation(
+            app_id="A1",
+            bot_id="B2",
+            bot_user_id="UB2",
+            user_id="U2",
+            enterprise_id="E2",
+            team_id=None,
+            bot_token="xoxb-of-e2",
+            is_enterprise_install=True,
+        )
+    )
+    db.dispose()
+    env = {"SLACK_CLIENT_ID": "1234.5678", "SLACK_CLIENT_SECRET": "0a1b2c3d", "SLACK_SIGNING_SECRET": "s"}
+    with SlackStandin() as standin:
+        for team, channel, token in (("E1", "C1", "xoxb-of-t1"), ("E2", "C2", "xoxb-of-e2")):
+            result = run(
+                tmp_path,
+                "post-story",
+                "--channel",
+                channel,
+                "--team",
+                team,
+                SLACK_API_URL=standin.base_url,
+                **env,
+            )
+            assert result.returncode == 0, result.stderr
+            [post] = [c for c in standin.calls_to("chat.postMessage") if c.args["channel"] == channel]
+            assert post.token == token
+        result = run(
+            tmp_path, "post-story", "--channel", "C3", "--team", "T3", SLACK_API_URL=standin.base_url, **env
+        )
+        assert result.returncode == 1 and "T3" in result.stderr and "/slack/install" in result.stderr
+        assert result.stderr.count("\n") == 1
+        assert not [c for c in standin.attempts_to("chat.postMessage") if c.args.get("channel") == "C3"]
