@@ -27,7 +27,7 @@ def called_methods() -> set[str]:
     """Web API methods the code calls as client.method_name(...)."""
     methods: set[str] = set()
     for path in list((ROOT / "bot").rglob("*.py")) + list((ROOT / "handlers").rglob("*.py")):
-        for name in re.findall(r"client\.([a-z]+(?:_[a-zA-Z]+)+)\(", path.read_text()):
+        for name in re.findall(r"(?<![\w.])client\.([a-z]+(?:_[a-zA-Z]+)+)\(", path.read_text()):
             methods.add(name.replace("_", ".", 1) if name.count("_") == 1 else _dotted(name))
     return methods
 
