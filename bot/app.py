@@ -28,9 +28,14 @@ LISTENER_THREADS = 32
 class SlackIdentity(Protocol):
     """Who the bot token belongs to, as auth.test tells at start (see bot.startup)."""
 
-    team_id: str
-    enterprise_id: str
-    bot_user_id: str
+    @property
+    def team_id(self) -> str: ...
+
+    @property
+    def enterprise_id(self) -> str: ...
+
+    @property
+    def bot_user_id(self) -> str: ...
 
 
 def make_client(settings: Settings, token: str | None = None) -> WebClient:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import inspect
 import logging
 import socket
 import threading
@@ -43,10 +42,7 @@ def build_app(settings: Settings, db: Database, services: Services, identity: Sl
     bolt_logger = logging.getLogger("impact.bolt")
     bolt_logger.addFilter(_env_token_notices)
     try:
-        if "identity" in inspect.signature(create_app).parameters:
-            # arg-type: app.SlackIdentity is a Protocol of settable attributes; ours is frozen.
-            return create_app(settings, db, services=services, identity=identity)  # type: ignore[call-arg,arg-type,unused-ignore]
-        return create_app(settings, db, services=services)
+        return create_app(settings, db, services=services, identity=identity)
     finally:
         bolt_logger.removeFilter(_env_token_notices)
 
