@@ -16,7 +16,17 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.messages import t
-from bot.story import CONSENTS, KINDS, LIMITS, Draft, split_tags
+from bot.story import (
+    CONSENTS,
+    KINDS,
+    LIMITS,
+    MAX_CREDITED,
+    Draft,
+    clean_text,
+    is_user_id,
+    is_web_url,
+    split_tags,
+)
 
 CALLBACK_ID = "story_modal"
 VALUE = "value"
@@ -27,8 +37,11 @@ def _option(kind: str, prefix: str, lang: str) -> Option:
     return Option(value=kind, label=t(f"{prefix}.{kind}", lang)[:75])
 
 
-def _initial(text: str) -> str | None:
-    return text or None
+def _initial(text: str, limit: int | None = None) -> str | None:
+    """An input's initial value: the raw text (inputs show it literally, so it is not escaped),
+    without control characters, cut to the field's limit where it has one."""
+    value = clean_text(text)
+    return (value[:limit] if limit else value) or None
 
 
 def story_modal(
@@ -41,6 +54,9 @@ def story_modal(
 ) -> dict[str, Any]:
     """The modal as a dict for views.open, prefilled from `draft`."""
     d = draft or Draft()
+    # Only Slack user IDs can be preselected, at most as many as a story may credit.
+    users = [u for u in dict.fromkeys(d.credited) if is_user_id(u)][:MAX_CREDITED]
+    source = d.source if is_web_url(d.source) else None
     kinds = [_option(k, "kind", lang) for k in KINDS]
     consents = [_option(c, "consent", lang) for c in CONSENTS]
     kind_initial = next((o for o in kinds if o.value == d.kind), kinds[0])
@@ -51,7 +67,7 @@ def story_modal(
             label=t("modal.customer", lang),
             element=PlainTextInputElement(
                 action_id=VALUE,
-                initial_value=_initial(d.customer[: LIMITS["customer"]]),
+                initial_value=_initial(d.customer, LIMITS["customer"]),
                 placeholder=t("modal.customer_hint", lang),
                 max_length=LIMITS["customer"],
             ),
@@ -69,7 +85,7 @@ def story_modal(
             optional=True,
             element=PlainTextInputElement(
                 action_id=VALUE,
-                initial_value=_initial(d.contact[: LIMITS["contact"]]),
+                initial_value=_initial(d.contact, LIMITS["contact"]),
                 placeholder=t("modal.contact_hint", lang),
                 max_length=LIMITS["contact"],
             ),
@@ -81,7 +97,7 @@ def story_modal(
             element=PlainTextInputElement(
                 action_id=VALUE,
                 multiline=True,
-                initial_value=_initial(d.impact[: LIMITS["impact"]]),
+                initial_value=_initial(d.impact, LIMITS["impact"]),
                 max_length=LIMITS["impact"],
             ),
         ),
@@ -101,7 +117,9 @@ def story_modal(
             block_id="credited",
             label=t("modal.credited", lang),
             optional=True,
-            element=UserMultiSelectElement(action_id=VALUE, initial_users=list(d.credited) or None),
+            element=UserMultiSelectElement(
+                action_id=VALUE, initial_users=users or None, max_selected_items=MAX_CREDITED
+            ),
         ),
         InputBlock(
             block_id="consent",
@@ -112,7 +130,8 @@ def story_modal(
             block_id="source",
             label=t("modal.source", lang),
             optional=True,
-            element=UrlInputElement(action_id=VALUE, initial_value=_initial(d.source)),
+            # Slack refuses a malformed initial URL, so only a valid http(s) one is prefilled.
+            element=UrlInputElement(action_id=VALUE, initial_value=source),
         ),
     ]
     view = View(

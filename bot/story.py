@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 KINDS = ("praise", "complaint", "idea", "referral")
 CONSENTS = ("internal", "anonymous", "public")
@@ -13,7 +14,35 @@ CONSENTS = ("internal", "anonymous", "public")
 LIMITS = {"customer": 200, "quote": 3000, "contact": 200, "impact": 1000}
 MAX_TAGS = 10
 MAX_TAG_LENGTH = 30
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+MAX_CREDITED = 20  # colleagues credited on one story; Slack's user select is capped to match
+MAX_SOURCE_LENGTH = 2000
+USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}\Z")  # \Z: no trailing newline slips through
+# Control characters (C0, DEL, C1) except tab and newline, and lone surrogates, which JSON and
+# Slack cannot carry. Dropped from everything stored and everything shown.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# What Slack's <url|label> markup cannot carry: white space, '<', '>' and '|'.
+URL_TEXT = re.compile(r"[^\s<>|]+")
+
+
+def clean_text(text: str) -> str:
+    """Text without control characters other than newline and tab; CR LF and CR become LF."""
+    return CONTROL.sub("", (text or "").replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def is_user_id(value: str) -> bool:
+    """True for a Slack user ID such as U012AB3CD or W012AB3CD, never for a typed name."""
+    return bool(USER_ID.fullmatch(value or ""))
+
+
+def is_web_url(value: str) -> bool:
+    """True for an absolute http(s) URL with a host and nothing Slack would read as markup."""
+    if not value or len(value) > MAX_SOURCE_LENGTH or not URL_TEXT.fullmatch(value) or CONTROL.search(value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 @dataclass(frozen=True)
@@ -31,25 +60,31 @@ class Draft:
     source: str = ""
 
     def cleaned(self) -> Draft:
-        """Trim white space and normalise tags (lower case, no duplicates, no '#')."""
+        """The draft as it may be stored: control characters dropped, white space trimmed,
+        tags normalised (lower case, no duplicates, no '#'), credited IDs without duplicates.
+
+        Text stays as the user typed it (no escaping): renderers escape it once when shown.
+        Credited IDs are not filtered here, so validate() can refuse a name that is not an ID.
+        """
         tags: list[str] = []
         for tag in self.tags:
-            t = tag.strip().lstrip("#").strip().lower()
+            t = clean_text(tag).strip().lstrip("#").strip().lower()
             if t and t not in tags:
                 tags.append(t)
         credited: list[str] = []
         for user in self.credited:
-            if user not in credited:
-                credited.append(user)
+            u = clean_text(user).strip()
+            if u and u not in credited:
+                credited.append(u)
         return replace(
             self,
-            customer=self.customer.strip(),
-            quote=self.quote.strip(),
-            contact=self.contact.strip(),
-            impact=self.impact.strip(),
-            kind=(self.kind or "praise").strip().lower(),
-            consent=(self.consent or "internal").strip().lower(),
-            source=self.source.strip(),
+            customer=clean_text(self.customer).strip(),
+            quote=clean_text(self.quote).strip(),
+            contact=clean_text(self.contact).strip(),
+            impact=clean_text(self.impact).strip(),
+            kind=clean_text(self.kind or "praise").strip().lower(),
+            consent=clean_text(self.consent or "internal").strip().lower(),
+            source=clean_text(self.source).strip(),
             tags=tuple(tags),
             credited=tuple(credited),
         )
@@ -113,8 +148,12 @@ def validate(draft: Draft) -> dict[str, tuple[str, dict[str, Any]]]:
         errors["tags"] = ("error.too_many_tags", {"limit": MAX_TAGS})
     elif any(len(t) > MAX_TAG_LENGTH for t in draft.tags):
         errors["tags"] = ("error.tag_too_long", {"limit": MAX_TAG_LENGTH})
-    if any(not USER_ID.match(u) for u in draft.credited):
+    if any(not is_user_id(u) for u in draft.credited):
         errors["credited"] = ("error.credited", {})
-    if draft.source and not re.match(r"^https?://[^\s<>|]+$", draft.source, re.IGNORECASE):
+    elif len(set(draft.credited)) > MAX_CREDITED:
+        errors["credited"] = ("error.too_many_credited", {"limit": MAX_CREDITED})
+    if len(draft.source) > MAX_SOURCE_LENGTH:
+        errors["source"] = ("error.too_long", {"limit": MAX_SOURCE_LENGTH, "length": len(draft.source)})
+    elif draft.source and not is_web_url(draft.source):
         errors["source"] = ("error.source", {})
     return errors
