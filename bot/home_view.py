@@ -15,7 +15,6 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
-    MarkdownTextObject,
     PlainTextObject,
     SectionBlock,
 )
@@ -23,7 +22,7 @@ from slack_sdk.models.views import View
 
 from bot.manager_views import ACTION_HOME_POST, schedule_lines
 from bot.messages import t
-from bot.render import ELLIPSIS, HEADER_LIMIT, TEXT_LIMIT, story_summary
+from bot.render import HEADER_LIMIT, button_text, context, escape, mrkdwn, section, story_summary
 from bot.story import Story
 from storage.home import AuthorImpact
 from storage.schedules import ChannelSchedule
@@ -43,10 +42,8 @@ class ManagerHome:
 
 
 def _section(text: str) -> SectionBlock:
-    # Texts here are bounded already; the cut is a last guard against Slack's 3000-char limit.
-    if len(text) > TEXT_LIMIT:
-        text = text[: TEXT_LIMIT - len(ELLIPSIS)] + ELLIPSIS
-    return SectionBlock(text=MarkdownTextObject(text=text))
+    # Safe mrkdwn (escaped user text, catalog text), verbatim and cut to Slack's limit.
+    return section(text)
 
 
 def _header(text: str) -> HeaderBlock:
@@ -54,7 +51,7 @@ def _header(text: str) -> HeaderBlock:
 
 
 def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=text[:TEXT_LIMIT])])
+    return context(text)
 
 
 def _shown_customer(story: Story, lang: str) -> Story:
@@ -104,23 +101,23 @@ def _channel_block(channel: str, schedules: list[ChannelSchedule], now: datetime
     specs = [s.spec for s in schedules]
     try:
         lines = schedule_lines(specs, list(schedules[0].skip_dates), now, lang)
-    except (ValueError, LookupError):
+    except (ValueError, LookupError, OSError):
         # A stored time or zone that no longer parses must not take the whole Home tab down.
-        lines = "\n".join(f"• {s.spec.kind}: {s.spec.time} ({s.spec.timezone})" for s in schedules)
-    section = _section(t("home.schedules.channel", lang, channel=channel, lines=lines))
-    section.accessory = ButtonElement(
-        text=t("button.post_now", lang),
+        lines = "\n".join(escape(f"• {s.spec.kind}: {s.spec.time} ({s.spec.timezone})") for s in schedules)
+    block = _section(t("home.schedules.channel", lang, channel=escape(channel), lines=lines))
+    block.accessory = ButtonElement(
+        text=button_text(t("button.post_now", lang)),
         action_id=ACTION_HOME_POST,
         # The publish time makes a double-clicked Post now go out once (see Poster.post_story_now).
         value=json.dumps({"c": channel, "n": now.isoformat()}, separators=(",", ":")),
         confirm=ConfirmObject(
             title=t("confirm.post_now_title", lang),
-            text=t("confirm.post_now_text", lang, channel=channel),
+            text=mrkdwn(t("confirm.post_now_text", lang, channel=escape(channel))),
             confirm=t("confirm.post_now_yes", lang),
             deny=t("confirm.post_now_no", lang),
         ),
     )
-    return section
+    return block
 
 
 def _schedule_blocks(manager: ManagerHome, now: datetime, lang: str, budget: int) -> list[Block]:

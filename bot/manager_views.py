@@ -13,19 +13,17 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     CheckboxesElement,
     InputBlock,
-    MarkdownTextObject,
     Option,
     PlainTextInputElement,
-    SectionBlock,
     StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
 from bot.messages import t
-from bot.render import divider
+from bot.render import button_text, divider, escape, section
 from bot.schedule import WEEKDAYS, ScheduleSpec, next_run, parse_skip_dates, parse_time, valid_timezone
 from bot.settings import LANGUAGES
-from bot.story import split_tags
+from bot.story import MAX_TAGS, clean_text, split_tags
 
 SCHEDULE_CALLBACK = "schedule_modal"
 SETTINGS_CALLBACK = "settings_modal"
@@ -35,6 +33,8 @@ ACTION_CANCEL = "preview_cancel"
 ACTION_HOME_POST = "home_post_now"
 MAX_PROMPTS = 50
 MAX_PROMPT_LENGTH = 300
+VALUE_LIMIT = 2000  # Slack's limit for a button value
+PREVIEW_POST_BLOCKS = 45  # heading, two dividers and the buttons make 49 of Slack's 50
 
 
 @dataclass(frozen=True)
@@ -157,10 +157,16 @@ def read_schedule_form(
     if bad:
         errors["skip_dates"] = ("error.dates", {"bad": ", ".join(bad[:5])})
     language = (element("language").get("selected_option") or {}).get("value")
-    tags = tuple(x.strip().lstrip("#").lower() for x in split_tags(element("tags").get("value") or ""))
+    tags: list[str] = []
+    for typed in split_tags(clean_text(element("tags").get("value") or "")):
+        tag = typed.strip().lstrip("#").strip().lower()
+        if tag and tag not in tags:
+            tags.append(tag)
     if errors:
         return None, errors
-    return ScheduleForm(specs=specs, skip_dates=skip_dates, tags=tags[:10], language=language), {}
+    return ScheduleForm(
+        specs=specs, skip_dates=skip_dates, tags=tuple(tags[:MAX_TAGS]), language=language
+    ), {}
 
 
 def schedule_lines(specs: list[ScheduleSpec], skip_dates: list[str], now: datetime, lang: str) -> str:
@@ -178,7 +184,7 @@ def schedule_lines(specs: list[ScheduleSpec], skip_dates: list[str], now: dateti
                 "schedule.line",
                 lang,
                 kind=t(f"schedule.kind.{spec.kind}", lang),
-                when=spec.describe(),
+                when=escape(spec.describe()),
                 next=when,
             )
         )
@@ -206,7 +212,7 @@ def read_settings_form(
     values = view.get("state", {}).get("values", {})
     raw = (values.get("prompts", {}).get("value", {}) or {}).get("value") or ""
     prompts = []
-    for line in raw.splitlines():
+    for line in clean_text(raw).splitlines():
         line = line.strip().lstrip("•-* ").strip()
         if line and line not in prompts:
             prompts.append(line)
@@ -217,6 +223,17 @@ def read_settings_form(
     return prompts, language, errors
 
 
+def _preview_value(state: dict[str, Any]) -> str:
+    """The preview state as a button value within Slack's 2000 characters: a long typed query
+    is shortened (Shuffle and Post then use the shortened query)."""
+    value = json.dumps(state, separators=(",", ":"))
+    query = str(state.get("q") or "")
+    while len(value) > VALUE_LIMIT and query:
+        query = query[: max(0, len(query) - (len(value) - VALUE_LIMIT) - 1)]
+        value = json.dumps({**state, "q": query}, separators=(",", ":"))
+    return value
+
+
 def preview_blocks(
     post_blocks: list[dict[str, Any]],
     channel: str,
@@ -224,15 +241,20 @@ def preview_blocks(
     state: dict[str, Any],
     heading: str | None = None,
 ) -> list[dict[str, Any]]:
-    """The ephemeral preview: a heading, the post as it would appear, Post / Shuffle / Cancel."""
-    value = json.dumps(state, separators=(",", ":"))
-    head = SectionBlock(text=MarkdownTextObject(text=heading or t("preview.title", lang, channel=channel)))
+    """The ephemeral preview: a heading, the post as it would appear, Post / Shuffle / Cancel.
+
+    `heading` is safe mrkdwn (catalog text); the post blocks come from the renderers.
+    """
+    value = _preview_value(state)
+    head = section(heading or t("preview.title", lang, channel=escape(channel)))
     actions = ActionsBlock(
         block_id="preview_actions",
         elements=[
-            ButtonElement(text=t("button.post", lang), action_id=ACTION_POST, value=value, style="primary"),
-            ButtonElement(text=t("button.shuffle", lang), action_id=ACTION_SHUFFLE, value=value),
-            ButtonElement(text=t("button.cancel", lang), action_id=ACTION_CANCEL, value=value),
+            ButtonElement(
+                text=button_text(t("button.post", lang)), action_id=ACTION_POST, value=value, style="primary"
+            ),
+            ButtonElement(text=button_text(t("button.shuffle", lang)), action_id=ACTION_SHUFFLE, value=value),
+            ButtonElement(text=button_text(t("button.cancel", lang)), action_id=ACTION_CANCEL, value=value),
         ],
     )
-    return [head.to_dict(), divider(), *post_blocks[:45], divider(), actions.to_dict()]
+    return [head.to_dict(), divider(), *post_blocks[:PREVIEW_POST_BLOCKS], divider(), actions.to_dict()]

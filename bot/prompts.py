@@ -6,11 +6,11 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import Block
 
 from bot.messages import t
-from bot.render import TEXT_LIMIT, blockquote, shorten
-from bot.story import Story
+from bot.render import TEXT_LIMIT, blockquote, context, notification_text, said_line, section, shorten
+from bot.story import Story, clean_text
 
 # Questions about the effect on customers, not about activity ("what did you do yesterday").
 BUILTIN_PROMPTS: tuple[str, ...] = (
@@ -31,14 +31,13 @@ BUILTIN_PROMPTS: tuple[str, ...] = (
 )
 
 VOICE_QUOTE_LIMIT = 500  # the voice is an aside to the question, so keep it short
-NAME_LIMIT = 200
 
 
 def _distinct(catalog: Sequence[str]) -> list[str]:
     seen: set[str] = set()
     prompts: list[str] = []
     for prompt in catalog:
-        key = prompt.strip()
+        key = clean_text(prompt).strip()
         if key and key not in seen:
             seen.add(key)
             prompts.append(key)
@@ -53,20 +52,10 @@ def next_prompt(catalog: Sequence[str], last_prompt: str | None, slot_key: str) 
     more distinct prompts. Blank entries are ignored; an empty catalog uses BUILTIN_PROMPTS.
     """
     prompts = _distinct(catalog) or list(BUILTIN_PROMPTS)
-    last = (last_prompt or "").strip()
+    last = clean_text(last_prompt or "").strip()
     choices = [p for p in prompts if p != last] or prompts
     digest = hashlib.sha256(slot_key.encode("utf-8")).digest()
     return choices[int.from_bytes(digest[:8], "big") % len(choices)]
-
-
-def _attribution(voice: Story, lang: str) -> str:
-    """'— contact, customer', or nothing for anonymous consent."""
-    if voice.consent == "anonymous":
-        return ""
-    customer = shorten(voice.customer, NAME_LIMIT)
-    if voice.contact:
-        return t("story.said", lang, contact=shorten(voice.contact, NAME_LIMIT), customer=customer)
-    return t("story.said_customer", lang, customer=customer) if voice.customer else ""
 
 
 def prompt_blocks(prompt: str, voice: Story | None, lang: str) -> list[dict[str, Any]]:
@@ -75,19 +64,20 @@ def prompt_blocks(prompt: str, voice: Story | None, lang: str) -> list[dict[str,
     The prompt may be a manager's custom text, so it is escaped like any typed text. With
     anonymous consent the voice shows the quote only, without customer or contact.
     """
-    if not prompt.strip():
+    text = clean_text(prompt).strip()
+    if not text:
         raise ValueError("a stand-up prompt needs some text")
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=shorten(prompt.strip(), TEXT_LIMIT)))]
+    blocks: list[Block] = [section(shorten(text, TEXT_LIMIT))]
     if voice is not None and voice.quote.strip():
         title = t("prompt.voice", lang)
         quote = shorten(voice.quote.strip(), VOICE_QUOTE_LIMIT, blockquote)
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"{title}\n{quote}")))
-        said = _attribution(voice, lang)
+        blocks.append(section(f"{title}\n{quote}"))
+        said = said_line(voice, lang)
         if said:
-            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=said)]))
+            blocks.append(context(said))
     return [b.to_dict() for b in blocks]
 
 
 def prompt_fallback_text(prompt: str) -> str:
     """Notification text for the stand-up post: the prompt, escaped and shortened."""
-    return shorten(prompt.strip(), 300)
+    return notification_text(prompt.strip())

@@ -1,9 +1,20 @@
-"""Pure renderers: story -> Block Kit. Everything users typed is escaped here."""
+"""Pure renderers: story -> Block Kit. Everything users typed is escaped here, exactly once.
+
+The rules every renderer follows (PRODUCT.md "The story post"):
+- user text is stored as typed and escaped (&, <, >) once, when it is shown;
+- every mrkdwn text object is sent with verbatim: true, so Slack's automatic parsing never turns
+  a typed @channel, @here, #channel or bare URL into a live ping or link;
+- mentions come only from stored, validated user IDs; links only from validated http(s) URLs;
+- display text is shortened to Slack's limits, the stored story never is.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -19,39 +30,103 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.messages import t
-from bot.story import Story
+from bot.story import MAX_CREDITED, Story, clean_text, is_user_id, is_web_url
 
-TEXT_LIMIT = 3000
+TEXT_LIMIT = 3000  # section text, and any text object
 HEADER_LIMIT = 150
-BLOCK_LIMIT = 50
+BLOCK_LIMIT = 50  # blocks in a message
+BUTTON_LIMIT = 75
+CONFIRM_TEXT_LIMIT = 300
+NOTIFICATION_LIMIT = 300  # the top-level `text` of a post: a notification, not the story
+NAME_LIMIT = 200  # customer and contact as shown beside a quote
+QUERY_LIMIT = 200  # a search query echoed back
 ELLIPSIS = "…"
 
 ACTION_EDIT = "story_edit"
 ACTION_DELETE = "story_delete"
 
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
+# @channel, @here and @everyone in a top-level `text`, where no verbatim flag exists.
+BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+WORD_JOINER = "\u2060"  # invisible, and keeps Slack from reading "@channel" as a broadcast
+
 
 def escape(text: str) -> str:
-    """Escape &, < and > so Slack shows user text as text: no pings, no live links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape &, < and > so Slack shows user text as text: no pings, no live links.
+
+    Control characters other than newline and tab are dropped on the way.
+    """
+    return clean_text(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def shorten(text: str, limit: int, transform: Any = escape) -> str:
+def shorten(text: str, limit: int, transform: Callable[[str], str] = escape) -> str:
     """transform(text) cut to at most `limit` characters by shortening the raw text.
 
-    Cutting the raw text before escaping never splits an entity such as '&amp;'.
+    Cutting the raw text before escaping never splits an entity such as '&amp;'. The longest
+    raw prefix that fits is found by bisection, so any text costs a few transforms.
     """
-    out: str = transform(text)
+    out = transform(text)
     if len(out) <= limit:
         return out
-    raw = text
-    while raw:
-        # Escaping can at most quintuple a character ('&' -> '&amp;'), so step by the excess.
-        excess = len(out) - limit + len(ELLIPSIS)
-        raw = raw[: max(0, len(raw) - max(1, excess // 5))].rstrip()
-        out = transform(raw) + ELLIPSIS
-        if len(out) <= limit:
-            return out
-    return ELLIPSIS
+    fits, too_long = 0, len(text)
+    while too_long - fits > 1:
+        middle = (fits + too_long) // 2
+        if len(transform(text[:middle].rstrip()) + ELLIPSIS) <= limit:
+            fits = middle
+        else:
+            too_long = middle
+    kept = transform(text[:fits].rstrip())
+    return kept + ELLIPSIS if kept.strip() else ELLIPSIS[:limit]
+
+
+def one_line(text: str) -> str:
+    """Text on one line: runs of white space (newlines too) become one space."""
+    return " ".join(clean_text(text).split())
+
+
+def mrkdwn(text: str) -> MarkdownTextObject:
+    """A mrkdwn text object without Slack's automatic parsing (verbatim), within the limit.
+
+    Manual markup the bot builds (<@U…> from stored IDs, <#C…>, <!date…>, <url|label> from
+    validated URLs) still works; typed @channel, #channel or URLs stay text.
+    """
+    if len(text) > TEXT_LIMIT:
+        text = text[: TEXT_LIMIT - len(ELLIPSIS)] + ELLIPSIS
+    return MarkdownTextObject(text=text, verbatim=True)
+
+
+def section(text: str) -> SectionBlock:
+    """A section of already-safe mrkdwn (escaped user text, catalog text), verbatim."""
+    return SectionBlock(text=mrkdwn(text))
+
+
+def context(text: str) -> ContextBlock:
+    """A context line of already-safe mrkdwn, verbatim."""
+    return ContextBlock(elements=[mrkdwn(text)])
+
+
+def button_text(text: str) -> str:
+    """A button label within Slack's 75 characters."""
+    return shorten(text, BUTTON_LIMIT, one_line)
+
+
+def notification_text(user_text: str, limit: int = NOTIFICATION_LIMIT) -> str:
+    """The top-level `text` of a post or reply built from user text: escaped once, on one line
+    of at most `limit` characters, with @channel/@here/@everyone unable to broadcast.
+
+    Slack reads this `text` as mrkdwn without a verbatim flag, and shows it in notifications.
+    """
+
+    def safe(raw: str) -> str:
+        return BROADCAST.sub("@" + WORD_JOINER, escape(one_line(raw)))
+
+    return shorten(user_text, limit, safe)
+
+
+def query_text(message_id: str, lang: str, query: str) -> str:
+    """A catalog message echoing a typed query ({query}), escaped and shortened, e.g.
+    query_text("search.title", "en", words) -> 'Stories matching “…”:'."""
+    return t(message_id, lang, query=notification_text(query, QUERY_LIMIT))
 
 
 def blockquote(text: str) -> str:
@@ -60,8 +135,21 @@ def blockquote(text: str) -> str:
 
 
 def mention(user_id: str) -> str:
-    """A mention built by the bot from a stored user ID, never from typed text."""
-    return f"<@{user_id}>"
+    """A mention built by the bot from a stored user ID, never from typed text ('' otherwise)."""
+    return f"<@{user_id}>" if is_user_id(user_id) else ""
+
+
+def channel_mention(channel_id: str) -> str:
+    """<#C…> for a channel ID; anything else is shown as escaped text."""
+    return f"<#{channel_id}>" if CHANNEL_ID.fullmatch(channel_id or "") else escape(channel_id)
+
+
+def link(url: str, label: str) -> str:
+    """<url|label> for a validated http(s) URL with the label escaped; the label alone otherwise."""
+    shown = escape(one_line(label))
+    if not is_web_url(url):
+        return shown
+    return f"<{url.replace('&', '&amp;')}|{shown}>"
 
 
 def format_date(when: datetime | None) -> str:
@@ -77,128 +165,188 @@ def customer_name(story: Story, lang: str) -> str:
 
 def story_header_text(story: Story, lang: str) -> str:
     """The header, escaped like all user text and cut to Slack's 150 characters."""
-    if story.consent == "anonymous":
-        return t("story.header_anonymous", lang)
+    name = one_line(customer_name(story, lang))
+    if not name:
+        return t("story.header_anonymous", lang)[:HEADER_LIMIT]
     prefix = t("story.header", lang, customer="")
-    return prefix + shorten(story.customer, HEADER_LIMIT - len(prefix))
+    return prefix + shorten(name, HEADER_LIMIT - len(prefix))
+
+
+def said_line(story: Story, lang: str) -> str:
+    """'— contact, customer' escaped, or '' under anonymous consent."""
+    if story.consent == "anonymous" or not one_line(story.customer):
+        return ""
+    customer = shorten(one_line(story.customer), NAME_LIMIT)
+    if one_line(story.contact):
+        contact = shorten(one_line(story.contact), NAME_LIMIT)
+        return t("story.said", lang, contact=contact, customer=customer)
+    return t("story.said_customer", lang, customer=customer)
 
 
 def story_body_blocks(story: Story, lang: str) -> list[Block]:
     """The quote, who said it and what changed, within Slack's text limits."""
-    blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=shorten(story.quote, TEXT_LIMIT, blockquote)))
-    ]
-    if story.consent == "anonymous":
-        said = ""
-    elif story.contact:
-        said = t("story.said", lang, contact=escape(story.contact), customer=escape(story.customer))
-    else:
-        said = t("story.said_customer", lang, customer=escape(story.customer))
+    blocks: list[Block] = [section(shorten(story.quote or " ", TEXT_LIMIT, blockquote))]
+    said = said_line(story, lang)
     if said:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=said[:TEXT_LIMIT])]))
-    if story.impact:
+        blocks.append(context(said))
+    if story.impact.strip():
         label = t("story.what_changed", lang, impact="")
-        blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=label + shorten(story.impact, TEXT_LIMIT - len(label))))
-        )
+        blocks.append(section(label + shorten(story.impact.strip(), TEXT_LIMIT - len(label))))
     return blocks
 
 
+def credited_users(story: Story) -> list[str]:
+    """The story's credited user IDs as the bot may mention them: valid, distinct, capped."""
+    users: list[str] = []
+    for user in story.credited:
+        if is_user_id(user) and user not in users:
+            users.append(user)
+    return users[:MAX_CREDITED]
+
+
 def credit_line(story: Story, lang: str) -> str:
-    """'Shared by @author · Made possible by @x, @y · date'."""
-    parts = [t("story.shared_by", lang, author=mention(story.author))]
-    if story.credited:
-        people = ", ".join(mention(u) for u in story.credited)
-        parts.append(t("story.made_possible", lang, people=people))
+    """'Shared by @author · Made possible by @x, @y · date' (parts without a valid ID left out)."""
+    parts = [t("story.shared_by", lang, author=mention(story.author))] if is_user_id(story.author) else []
+    credited = credited_users(story)
+    if credited:
+        parts.append(t("story.made_possible", lang, people=", ".join(mention(u) for u in credited)))
     date = format_date(story.created_at)
     if date:
         parts.append(date)
-    return " · ".join(parts)[:TEXT_LIMIT]
+    return " · ".join(parts)
+
+
+def _with_credits(blocks: list[Block], story: Story, lang: str) -> list[Block]:
+    line = credit_line(story, lang)
+    return [*blocks, context(line)] if line else blocks
 
 
 def story_post_blocks(story: Story, lang: str) -> list[dict[str, Any]]:
     """The customer-of-the-week post."""
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text=story_header_text(story, lang)))]
-    blocks += story_body_blocks(story, lang)
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=credit_line(story, lang))]))
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=t("story.question", lang))))
+    blocks = _with_credits(blocks + story_body_blocks(story, lang), story, lang)
+    blocks.append(section(t("story.question", lang)))
     return [b.to_dict() for b in blocks]
 
 
 def story_fallback_text(story: Story, lang: str) -> str:
     """Notification text for the post: header and the start of the quote, escaped."""
-    name = (
-        t("story.header_anonymous", lang)
-        if story.consent == "anonymous"
-        else t("story.header", lang, customer=story.customer)
-    )
-    return shorten(f"{name}: {story.quote}", 300)
+    name = one_line(customer_name(story, lang))
+    head = t("story.header", lang, customer=name) if name else t("story.header_anonymous", lang)
+    return notification_text(f"{head}: {story.quote}")
 
 
 def edit_delete_actions(story: Story, lang: str) -> ActionsBlock:
     value = str(story.id)
+    template = t("confirm.delete_text", lang, customer="")
+    customer = shorten(one_line(story.customer), max(1, CONFIRM_TEXT_LIMIT - len(template)))
     return ActionsBlock(
         block_id=f"story_actions_{story.id}",
         elements=[
-            ButtonElement(text=t("button.edit", lang), action_id=ACTION_EDIT, value=value),
+            ButtonElement(text=button_text(t("button.edit", lang)), action_id=ACTION_EDIT, value=value),
             ButtonElement(
-                text=t("button.delete", lang),
+                text=button_text(t("button.delete", lang)),
                 action_id=ACTION_DELETE,
                 value=value,
                 style="danger",
                 confirm=ConfirmObject(
-                    title=t("confirm.delete_title", lang),
-                    # mrkdwn: the customer name is escaped like any other user text.
-                    text=shorten(t("confirm.delete_text", lang, customer=story.customer), 300),
-                    confirm=t("confirm.delete_yes", lang),
-                    deny=t("confirm.delete_no", lang),
+                    title=t("confirm.delete_title", lang)[:100],
+                    text=MarkdownTextObject(
+                        text=t("confirm.delete_text", lang, customer=customer)[:CONFIRM_TEXT_LIMIT],
+                        verbatim=True,
+                    ),
+                    confirm=t("confirm.delete_yes", lang)[:30],
+                    deny=t("confirm.delete_no", lang)[:30],
                 ),
             ),
         ],
     )
 
 
+def source_line(story: Story, lang: str) -> str:
+    """'Source: <url|link>' for a stored http(s) source; '' otherwise."""
+    if not is_web_url(story.source):
+        return ""
+    return t("story.source", lang, link=link(story.source, urlsplit(story.source).hostname or story.source))
+
+
 def confirmation_blocks(story: Story, lang: str, message_id: str = "saved") -> list[dict[str, Any]]:
     """Ephemeral confirmation: the story as it will appear, with Edit and Delete."""
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=t(message_id, lang)))]
+    blocks: list[Block] = [section(t(message_id, lang))]
     blocks.append(HeaderBlock(text=PlainTextObject(text=story_header_text(story, lang))))
-    blocks += story_body_blocks(story, lang)
-    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=credit_line(story, lang))]))
+    blocks = _with_credits(blocks + story_body_blocks(story, lang), story, lang)
+    source = source_line(story, lang)
+    if source:
+        blocks.append(context(source))
     blocks.append(edit_delete_actions(story, lang))
     return [b.to_dict() for b in blocks]
 
 
 def story_summary(story: Story) -> str:
     """One list line: *Customer* · kind · date, then the start of the quote."""
-    head = f"*{escape(story.customer[:100])}* · {story.kind}"
+    head = f"*{shorten(one_line(story.customer), 100)}* · {escape(story.kind)}"
     if story.created_at:
         head += f" · {story.created_at:%Y-%m-%d}"
-    return head + "\n" + shorten(story.quote, 280, blockquote)
+    return head + "\n" + shorten(story.quote or " ", 280, blockquote)
 
 
 def list_blocks(stories: list[Story], title: str, lang: str) -> list[dict[str, Any]]:
-    """An ephemeral list of stories, each with Edit and Delete (at most 24 fit in 50 blocks)."""
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=title))]
+    """An ephemeral list of stories, each with Edit and Delete (at most 24 fit in 50 blocks).
+
+    `title` is safe mrkdwn (catalog text; a typed query goes through query_text)."""
+    blocks: list[Block] = [section(title)]
     for story in stories[: (BLOCK_LIMIT - 2) // 2]:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=story_summary(story))))
+        blocks.append(section(story_summary(story)))
         blocks.append(edit_delete_actions(story, lang))
     return [b.to_dict() for b in blocks]
+
+
+def _chunks(text: str, size: int) -> Iterable[str]:
+    """`text` in pieces of at most `size`, cut at a line break or space where there is one,
+    never inside an entity such as '&amp;'."""
+    while len(text) > size:
+        cut = max(text.rfind("\n", 0, size), text.rfind(" ", 0, size))
+        if cut < size // 2:
+            cut = size
+            amp = text.rfind("&", cut - 4, cut)
+            if amp >= 0 and ";" not in text[amp:cut]:
+                cut = amp  # an entity such as '&amp;' would be split: cut before it
+        yield text[:cut]
+        text = text[cut:].lstrip(" ")
+    yield text
 
 
 def text_blocks(*paragraphs: str) -> list[dict[str, Any]]:
     """Sections of already-safe mrkdwn text, skipping empty ones, split under the limit."""
     blocks: list[dict[str, Any]] = []
     for text in paragraphs:
-        for start in range(0, len(text), TEXT_LIMIT):
-            chunk = text[start : start + TEXT_LIMIT]
+        for chunk in _chunks(text, TEXT_LIMIT):
             if chunk.strip():
-                blocks.append(SectionBlock(text=MarkdownTextObject(text=chunk)).to_dict())
+                blocks.append(section(chunk).to_dict())
     return blocks[:BLOCK_LIMIT]
 
 
+def _escaped_pieces(raw: str, size: int) -> Iterable[str]:
+    """`raw` escaped, in pieces of at most `size`, cut on the raw text (never inside '&amp;')."""
+    while raw:
+        n = min(len(raw), size)
+        excess = len(escape(raw[:n])) - size
+        if excess > 0:
+            # Each dropped raw character shortens the escaped text by at least one, and size // 5
+            # raw characters always fit (escaping at most quintuples a character).
+            n = max(n - excess, size // 5)
+        yield escape(raw[:n])
+        raw = raw[n:]
+
+
 def echo_blocks(message: str, typed: str) -> list[dict[str, Any]]:
-    """A message followed by the user's own text, escaped, so nothing they typed is lost."""
-    return text_blocks(message, *[f"```{escape(typed[i : i + 2900])}```" for i in range(0, len(typed), 2900)])
+    """A message followed by the user's own text, escaped, so nothing they typed is lost.
+
+    The typed text is shown in code blocks of at most Slack's 3000 characters each.
+    """
+    fence = "```"
+    pieces = [f"{fence}{p}{fence}" for p in _escaped_pieces(clean_text(typed), TEXT_LIMIT - 2 * len(fence))]
+    return text_blocks(message, *[p for p in pieces if p.strip("` \n\t")])
 
 
 def divider() -> dict[str, Any]:

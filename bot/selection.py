@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
-
 from bot.messages import t
+from bot.render import section
 from bot.story import Story
 
 CANDIDATE_KINDS = frozenset({"praise", "referral"})
@@ -129,4 +128,4 @@ def choose_story(
 
 def invitation_blocks(lang: str) -> list[dict[str, Any]]:
     """Posted instead of an empty story: an invitation to share one with `/impact`."""
-    return [SectionBlock(text=MarkdownTextObject(text=t("story.invitation", lang))).to_dict()]
+    return [section(t("story.invitation", lang)).to_dict()]
