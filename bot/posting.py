@@ -17,11 +17,11 @@ from bot.delivery import Delivered, DeliveryUncertain, find_post, post_once
 from bot.managers import ManagerCheckUnavailable, ManagerDirectory
 from bot.messages import t
 from bot.prompts import BUILTIN_PROMPTS, next_prompt, prompt_blocks, prompt_fallback_text
-from bot.render import escape, story_fallback_text, story_post_blocks
+from bot.render import credited_users, notification_text, story_fallback_text, story_post_blocks
 from bot.schedule import slot_key
 from bot.selection import ChannelHistory, choose_story, invitation_blocks
 from bot.settings import Settings
-from bot.story import Story
+from bot.story import Story, is_user_id
 from storage import queries
 from storage import schedules as sq
 from storage.db import Database
@@ -371,9 +371,9 @@ class Poster:
         link = permalink if permalink is not None else self.permalink(client, channel, ts)
         # A direct message to people who know the customer: the name is fine even when the
         # channel post was anonymous.
-        customer = escape(story.customer)
-        recipients = [(story.author, "featured.dm")] if story.author else []
-        recipients += [(u, "credited.dm") for u in story.credited if u != story.author]
+        customer = notification_text(story.customer, 200)
+        recipients = [(story.author, "featured.dm")] if is_user_id(story.author) else []
+        recipients += [(u, "credited.dm") for u in credited_users(story) if u != story.author]
         for user, message_id in recipients:
             text = t(message_id, lang, customer=customer, channel=channel, permalink=link)
             try:

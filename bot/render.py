@@ -345,8 +345,8 @@ def echo_blocks(message: str, typed: str) -> list[dict[str, Any]]:
     The typed text is shown in code blocks of at most Slack's 3000 characters each.
     """
     fence = "```"
-    pieces = [f"{fence}{p}{fence}" for p in _escaped_pieces(clean_text(typed), TEXT_LIMIT - 2 * len(fence))]
-    return text_blocks(message, *[p for p in pieces if p.strip("` \n\t")])
+    inner = _escaped_pieces(clean_text(typed), TEXT_LIMIT - 2 * len(fence))
+    return text_blocks(message, *[f"{fence}{p}{fence}" for p in inner if p.strip()])
 
 
 def divider() -> dict[str, Any]:

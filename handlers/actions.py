@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.app import Services
 from bot.messages import t
-from bot.render import ACTION_DELETE, ACTION_EDIT, escape
+from bot.render import ACTION_DELETE, ACTION_EDIT, notification_text
 from bot.story import Story
 from handlers.commands import open_modal
 from handlers.common import DB_ERRORS, apologise, is_manager, language, never_raises, team_ids, user_of
@@ -95,4 +95,4 @@ def delete_story(services: Services, body: dict[str, Any], respond: Any, client:
     if deleted is None:
         respond(text=t("not_found", lang), replace_original=False)
         return
-    respond(text=t("deleted", lang, customer=escape(story.customer)), replace_original=True)
+    respond(text=t("deleted", lang, customer=notification_text(story.customer, 200)), replace_original=True)

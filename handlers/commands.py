@@ -9,7 +9,7 @@ from bot.app import Services
 from bot.messages import t
 from bot.modal import story_modal
 from bot.quicklog import parse_quick_log, plain_text, split_command
-from bot.render import confirmation_blocks, escape, list_blocks, text_blocks
+from bot.render import confirmation_blocks, list_blocks, query_text, text_blocks
 from bot.story import LIMITS, Draft, validate
 from handlers.common import (
     DB_ERRORS,
@@ -117,7 +117,7 @@ def quick_log(
     author = user_of(context, body)
     if author is None:
         log.warning("quick log without a valid user id from team %s", team)
-        tell_failure(respond, t("listener_failed", lang), text)
+        tell_failure(respond, t("listener_failed", lang), plain_text(text))
         return
     try:
         with services.db.session() as session:
@@ -127,7 +127,7 @@ def quick_log(
             )
     except DB_ERRORS as e:
         log.error("could not save a quick log: %r", e)
-        apologise(respond, lang, text)
+        apologise(respond, lang, plain_text(text))
         return
     respond(blocks=confirmation_blocks(story, lang), text=t("saved", lang))
 
@@ -162,9 +162,9 @@ def show_search(
     except DB_ERRORS:
         apologise(respond, lang)
         return
-    shown = escape(" ".join(words))
+    query = " ".join(words)
     if not stories:
-        say_ephemeral(respond, t("search.empty", lang, query=shown))
+        say_ephemeral(respond, query_text("search.empty", lang, query))
         return
-    title = t("search.title", lang, query=shown)
+    title = query_text("search.title", lang, query)
     respond(blocks=list_blocks(stories, title, lang), text=title)

@@ -27,7 +27,7 @@ from bot.manager_views import (
 from bot.messages import t
 from bot.posting import ChannelProblem, Poster, choose_for_channel, story_message
 from bot.quicklog import parse_channel_ref, plain_text
-from bot.render import escape
+from bot.render import query_text
 from bot.slack_client import SafeRespond
 from handlers.commands import MANAGER_SUBCOMMANDS
 from handlers.common import (
@@ -216,7 +216,7 @@ def show_preview(
         return
     heading = None
     if choice.story is None and state.get("q"):
-        respond(text=t("preview.empty", lang, query=escape(state["q"])), replace_original=replace)
+        respond(text=query_text("preview.empty", lang, state["q"]), replace_original=replace)
         return
     if choice.story is None:
         heading = t("preview.invitation", lang)

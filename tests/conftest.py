@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from bot.app import Services, create_app
 from bot.server import wsgi_app
@@ -16,6 +18,15 @@ from bot.settings import Settings
 from storage.db import Database
 from tests.signing import post_signed
 from tests.slack_standin import SlackStandin
+
+# Generating hostile Slack payloads is slow and large by design, and the machine is shared and
+# noisy: the checks that judge generation speed would fail tests for reasons of no interest.
+hypothesis_settings.register_profile(
+    "impact",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
+hypothesis_settings.load_profile("impact")
 
 SECRET = "test-signing-secret"
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -172,7 +172,9 @@ def test_reactions_on_other_messages_are_ignored(running: RunningApp, debug_log:
     wait_until(logged(debug_log, f"reaction tada by U2 on C1/{other_ts} ignored: not a bot post"))
     # Another workspace is refused outright in single-workspace mode: answered 200, nothing kept.
     assert send(running, event_body(reaction_event(user="U7"), team_id="T999", event_id="Ev2")) == 200
-    wait_until(logged(debug_log, "refused a request from team 'T999' (enterprise None): not this bot's workspace"))
+    wait_until(
+        logged(debug_log, "refused a request from team 'T999' (enterprise None): not this bot's workspace")
+    )
     # A reaction on a file is not a message at all.
     send(running, event_body(reaction_event(user="U8", item_type="file"), event_id="Ev3"))
     # Then one that counts: everything before it has been handled or dropped by now.
