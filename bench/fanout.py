@@ -22,12 +22,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.app import Services, create_app
-from bot.schedule import ScheduleSpec
 from bot.scheduler import FANOUT_WORKERS, SlotScheduler
 from bot.settings import Settings
-from bot.story import Draft
+from domain.schedule import ChannelSchedule, ScheduleSpec
+from domain.story import Draft
 from storage import queries
-from storage import schedules as sq
 from storage.db import Database
 from storage.models import ScheduleRow
 from tests.slack_standin import SlackStandin
@@ -50,19 +49,19 @@ def make_scheduler(standin: SlackStandin, db: Database) -> SlotScheduler:
     return SlotScheduler(settings, db, services, app)
 
 
-def add_channels(db: Database, channels: list[str]) -> list[sq.ChannelSchedule]:
+def add_channels(db: Database, channels: list[str]) -> list[ChannelSchedule]:
     """A weekly Monday 09:00 UTC story schedule per channel, made an hour before the slot."""
     with db.session() as s:
         ws = queries.workspace_id(s, TEAM)
         for channel in channels:
-            sq.set_channel_schedules(s, ws, channel, [ScheduleSpec("story", ("mon",), "09:00", "UTC")])
+            channels.set_channel_schedules(s, ws, channel, [ScheduleSpec("story", ("mon",), "09:00", "UTC")])
     wanted = set(channels)
     with db.session() as s:
         # A sweep looks back only to created_at: date the schedules before the 2026 slot.
         for row in s.scalars(select(ScheduleRow)):
             row.created_at = MONDAY_9 - timedelta(hours=1)
     with db.session() as s:
-        return [x for x in sq.list_schedules(s) if x.channel_id in wanted]
+        return [x for x in channels.list_schedules(s) if x.channel_id in wanted]
 
 
 def add_stories(db: Database, count: int) -> None:

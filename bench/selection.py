@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bot.selection import ChannelHistory, choose_story
-from bot.story import Story
+from domain.story import Story
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 YEARS = 5  # the stories were collected over this many years

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.manifest import bot_scopes
+from bot.schedule import trigger
 from bot.settings import Settings
 from bot.startup import (
     REJECTED_TOKEN,
@@ -73,19 +74,19 @@ def _check_slack(settings: Settings) -> list[str]:
 
 def _check_schedules(db: Database) -> list[str]:
     """Schedules that cannot run, and channels where Slack refused the last post."""
-    from storage import schedules as sq
+    from storage import channels
 
     problems = []
     with db.session() as session:
-        for schedule in sq.list_schedules(session):
+        for schedule in channels.list_schedules(session):
             try:
-                schedule.spec.trigger()
+                trigger(schedule.spec)
             except Exception as e:
                 problems.append(
                     f"the {schedule.spec.kind} schedule of channel {schedule.channel_id} cannot run "
                     f"({e}): set it again with `/impact schedule` in that channel"
                 )
-        for channel, error in sq.channel_errors(session):
+        for channel, error in channels.channel_errors(session):
             problems.append(
                 f"Slack refused the last post in channel {channel} ({error}): invite the bot there "
                 "with `/invite @Impact`, or remove the schedule with `/impact schedule off`"

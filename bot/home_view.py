@@ -23,9 +23,9 @@ from slack_sdk.models.views import View
 from bot.manager_views import ACTION_HOME_POST, schedule_lines
 from bot.messages import t
 from bot.render import HEADER_LIMIT, button_text, context, escape, mrkdwn, section, story_summary
-from bot.story import Story
-from storage.home import AuthorImpact
-from storage.schedules import ChannelSchedule
+from domain.home import AuthorImpact
+from domain.schedule import ChannelSchedule
+from domain.story import Story
 
 HOME_BLOCK_LIMIT = 100  # Slack's limit for a Home tab view
 RECENT_LIMIT = 5

@@ -21,9 +21,10 @@ from slack_sdk.models.views import View
 
 from bot.messages import t
 from bot.render import button_text, divider, escape, section
-from bot.schedule import WEEKDAYS, ScheduleSpec, next_run, parse_skip_dates, parse_time, valid_timezone
+from bot.schedule import next_run
 from bot.settings import LANGUAGES
-from bot.story import MAX_TAGS, clean_text, split_tags
+from domain.schedule import WEEKDAYS, ScheduleSpec, parse_skip_dates, parse_time, valid_timezone
+from domain.story import MAX_TAGS, clean_text, split_tags
 
 SCHEDULE_CALLBACK = "schedule_modal"
 SETTINGS_CALLBACK = "settings_modal"

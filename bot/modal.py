@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.messages import t
-from bot.story import (
+from domain.story import (
     CONSENTS,
     KINDS,
     LIMITS,

@@ -18,15 +18,13 @@ from bot.managers import ManagerCheckUnavailable, ManagerDirectory
 from bot.messages import t
 from bot.prompts import BUILTIN_PROMPTS, next_prompt, prompt_blocks, prompt_fallback_text
 from bot.render import credited_users, notification_text, story_fallback_text, story_post_blocks
-from bot.schedule import slot_key
 from bot.selection import ChannelHistory, choose_story, invitation_blocks
 from bot.settings import Settings
-from bot.story import Story, is_user_id
-from storage import queries
-from storage import schedules as sq
+from domain.schedule import ChannelSchedule, slot_key
+from domain.story import Story, is_user_id
+from storage import channels, claims, posts, queries
 from storage.db import Database
 from storage.models import utcnow
-from storage.schedules import ChannelSchedule
 
 log = logging.getLogger("impact.posting")
 
@@ -81,13 +79,13 @@ def choose_for_channel(
     """The customer of the week for this channel, deterministic for the database state."""
     with db.session() as session:
         stories = queries.live_stories(session, ws, kinds=("praise", "referral"))
-        settings = sq.channel_settings(session, ws, channel_id)
+        settings = channels.channel_settings(session, ws, channel_id)
         history = ChannelHistory(
-            featured_story_ids=sq.featured_story_ids(session, ws, channel_id),
-            recent_customers=sq.recent_customers(session, ws, channel_id),
+            featured_story_ids=posts.featured_story_ids(session, ws, channel_id),
+            recent_customers=posts.recent_customers(session, ws, channel_id),
             tags=tuple(settings.tags or ()) if settings else (),
         )
-        appreciation = sq.appreciation(session, ws)
+        appreciation = posts.appreciation(session, ws)
     story = choose_story(stories, history, now, appreciation=appreciation, query=query, skip=skip)
     return Choice(story=story, candidates=len(stories))
 
@@ -131,7 +129,7 @@ class Poster:
         """Post the slot unless another process has; returns what happened (for logs and tests)."""
         now = now or utcnow()
         ws, channel, kind = schedule.workspace_id, schedule.channel_id, schedule.spec.kind
-        claim = sq.claim_slot(self.db, ws, channel, kind, slot_at, self.owner, self.lease, now)
+        claim = claims.claim_slot(self.db, ws, channel, kind, slot_at, self.owner, self.lease, now)
         if claim is None:
             return "taken"
         key = slot_key(channel, kind, slot_at)
@@ -141,7 +139,7 @@ class Poster:
             try:
                 found = find_post(client, channel, key, slot_at)
             except DeliveryUncertain as e:
-                sq.release_claim(self.db, claim.id, note=f"cannot check Slack: {e}"[:500])
+                claims.release_claim(self.db, claim.id, note=f"cannot check Slack: {e}"[:500])
                 log.warning("slot %s: %s; the next sweep checks again", key, e)
                 return "retry"
             if found is not None:
@@ -155,7 +153,9 @@ class Poster:
                 return "found"
             if now - slot_at > self.grace:
                 with self.db.session() as session:
-                    sq.finish_claim(session, claim.id, "failed", note="not posted within the grace period")
+                    claims.finish_claim(
+                        session, claim.id, "failed", note="not posted within the grace period"
+                    )
                 log.warning("slot %s given up: not posted within the grace period", key)
                 return "expired"
         lang = self.language(ws, schedule.language)
@@ -167,8 +167,8 @@ class Poster:
                 ts, story = self._post_prompt(client, ws, channel, lang, key, now, slot_at, claim.id), None
         except ChannelProblem as e:
             with self.db.session() as session:
-                sq.finish_claim(session, claim.id, "failed", note=e.error)
-                first_time = sq.note_channel_error(session, ws, channel, e.error)
+                claims.finish_claim(session, claim.id, "failed", note=e.error)
+                first_time = channels.note_channel_error(session, ws, channel, e.error)
             log.warning("slot %s failed: %s", key, e.error)
             if first_time:
                 self.report_channel_problem(client, schedule, e.error, lang)
@@ -177,7 +177,7 @@ class Poster:
             # Retries ran out, or Slack's answer was lost and its history could not settle it:
             # the next sweep takes the claim over and checks Slack before posting, so a post
             # that did go out is not doubled.
-            sq.release_claim(self.db, claim.id, note=f"retrying: {e!r}"[:500])
+            claims.release_claim(self.db, claim.id, note=f"retrying: {e!r}"[:500])
             log.warning("slot %s will be retried: %r", key, e)
             return "retry"
         log.info("posted slot %s (ts %s)", key, ts)
@@ -256,11 +256,11 @@ class Poster:
         """After a post reached Slack: close the claim and remember the post, in one transaction."""
         with self.db.session() as session:
             if claim_id is not None:
-                sq.finish_claim(session, claim_id, "posted", ts=ts, note=note)
-            sq.add_post(session, ws, channel, ts, kind, story_id, prompt=prompt)
+                claims.finish_claim(session, claim_id, "posted", ts=ts, note=note)
+            posts.add_post(session, ws, channel, ts, kind, story_id, prompt=prompt)
             if prompt is not None:
-                sq.set_last_prompt(session, ws, channel, prompt)
-            sq.note_channel_error(session, ws, channel, None)
+                channels.set_last_prompt(session, ws, channel, prompt)
+            channels.note_channel_error(session, ws, channel, None)
 
     def _post_prompt(
         self,
@@ -274,8 +274,8 @@ class Poster:
         claim_id: int | None,
     ) -> str:
         with self.db.session() as session:
-            catalog = list(BUILTIN_PROMPTS) + sq.custom_prompts(session, ws)
-            settings = sq.channel_settings(session, ws, channel)
+            catalog = list(BUILTIN_PROMPTS) + channels.custom_prompts(session, ws)
+            settings = channels.channel_settings(session, ws, channel)
             last = settings.last_prompt if settings else None
             voices = [
                 s
@@ -314,7 +314,7 @@ class Poster:
         client = self.client_for(team_id)
         nonce = nonce or utcnow()
         marker = f"ondemand|{channel}|{nonce.isoformat()}"
-        claim = sq.claim_slot(self.db, ws, channel, "ondemand", nonce, self.owner, self.lease)
+        claim = claims.claim_slot(self.db, ws, channel, "ondemand", nonce, self.owner, self.lease)
         if claim is None:
             return Outcome("already")
         lang = lang or self.language(ws, None)
@@ -336,13 +336,13 @@ class Poster:
                 client, ws, channel, lang, marker, since, claim.id, query=query, skip=skip
             )
         except DeliveryUncertain as e:
-            sq.release_claim(self.db, claim.id, note=f"uncertain: {e}"[:500])
+            claims.release_claim(self.db, claim.id, note=f"uncertain: {e}"[:500])
             log.warning("on-demand post in %s uncertain: %s", channel, e)
             return Outcome("uncertain")
         except Exception as e:
             # Nothing reached the channel (Slack refused, or never got it): the claim is given
             # back, so the manager can try again, say after inviting the bot; that click looks first.
-            sq.release_claim(self.db, claim.id, note=f"failed: {e!r}"[:500])
+            claims.release_claim(self.db, claim.id, note=f"failed: {e!r}"[:500])
             raise
         permalink = self.permalink(client, channel, delivered.ts)
         if story is not None and not delivered.found:

@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.messages import t
 from bot.render import TEXT_LIMIT, blockquote, context, notification_text, said_line, section, shorten
-from bot.story import Story, clean_text
+from domain.story import Story, clean_text
 
 # Questions about the effect on customers, not about activity ("what did you do yesterday").
 BUILTIN_PROMPTS: tuple[str, ...] = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.story import MAX_CREDITED, clean_text
+from domain.story import MAX_CREDITED, clean_text
 
 RESERVED = ("help", "list", "mine", "search", "story", "schedule", "stats", "settings")
 SEPARATORS = (":", " - ", " — ", " | ", " – ")

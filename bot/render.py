@@ -30,7 +30,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.messages import t
-from bot.story import MAX_CREDITED, Story, clean_text, is_user_id, is_web_url
+from domain.story import MAX_CREDITED, Story, clean_text, is_user_id, is_web_url
 
 TEXT_LIMIT = 3000  # section text, and any text object
 HEADER_LIMIT = 150

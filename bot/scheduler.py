@@ -19,12 +19,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.posting import Poster
-from bot.schedule import slots_between
+from bot.schedule import slots_between, trigger
 from bot.settings import Settings
-from storage import schedules as sq
+from domain.schedule import ChannelSchedule
+from storage import channels, claims
 from storage.db import Database
 from storage.models import utcnow
-from storage.schedules import ChannelSchedule
 
 log = logging.getLogger("impact.scheduler")
 
@@ -75,7 +75,7 @@ class SlotScheduler:
         """Match the cron jobs to the schedules table, then post or record any due slot."""
         try:
             with self.db.session() as session:
-                schedules = sq.list_schedules(session)
+                schedules = channels.list_schedules(session)
         except Exception as e:
             log.warning("could not read schedules: %r", e)
             return
@@ -90,7 +90,7 @@ class SlotScheduler:
                 continue
             self.scheduler.add_job(
                 self.run_schedule,
-                schedule.spec.trigger(),
+                trigger(schedule.spec),
                 id=job_id,
                 args=[schedule.id],
                 replace_existing=True,
@@ -101,7 +101,7 @@ class SlotScheduler:
     def run_schedule(self, schedule_id: int) -> None:
         """The cron job of one schedule: run its due slot (the sweep would too, a little later)."""
         with self.db.session() as session:
-            found = sq.list_schedules(session, schedule_id=schedule_id)
+            found = channels.list_schedules(session, schedule_id=schedule_id)
         self.sweep(found)
 
     def sweep(self, schedules: Iterable[ChannelSchedule], now: datetime | None = None) -> dict[str, str]:
@@ -116,7 +116,7 @@ class SlotScheduler:
                     due.append((schedule, slot_at))
                 else:
                     note = action
-                    if sq.record_slot(
+                    if claims.record_slot(
                         self.db,
                         schedule.workspace_id,
                         schedule.channel_id,
@@ -150,7 +150,7 @@ class SlotScheduler:
         if not slots:
             return []
         with self.db.session() as session:
-            known = sq.known_slots(
+            known = claims.known_slots(
                 session, schedule.workspace_id, schedule.channel_id, schedule.spec.kind, since
             )
         zone = ZoneInfo(schedule.spec.timezone)

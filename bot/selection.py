@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.messages import t
 from bot.render import section
-from bot.story import Story
+from domain.story import Story
 
 CANDIDATE_KINDS = frozenset({"praise", "referral"})
 FRESH_FOR = timedelta(days=30)

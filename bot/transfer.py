@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.messages import t
-from bot.story import USER_ID, Draft, Story, split_tags, validate
+from domain.story import USER_ID, Draft, Story, split_tags, validate
 
 EXPORT_FIELDS = (
     "id",

@@ -7,7 +7,7 @@ from typing import Any
 from bot.app import Services
 from bot.messages import t
 from bot.render import ACTION_DELETE, ACTION_EDIT, notification_text
-from bot.story import Story
+from domain.story import Story
 from handlers.commands import open_modal
 from handlers.common import DB_ERRORS, apologise, is_manager, language, never_raises, team_ids, user_of
 from storage import queries

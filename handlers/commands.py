@@ -10,7 +10,7 @@ from bot.messages import t
 from bot.modal import story_modal
 from bot.quicklog import parse_quick_log, plain_text, split_command
 from bot.render import confirmation_blocks, list_blocks, query_text, text_blocks
-from bot.story import LIMITS, Draft, validate
+from domain.story import LIMITS, Draft, validate
 from handlers.common import (
     DB_ERRORS,
     apologise,

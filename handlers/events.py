@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import Services
 from handlers.common import DB_ERRORS, log, never_raises, workspace
-from storage import schedules as sq
+from storage import posts
 
 
 def register(app: Any, services: Services) -> None:
@@ -58,18 +58,18 @@ def count_reaction(
     try:
         ws = workspace(services, context, body)
         with services.db.session() as session:
-            if not sq.is_bot_post(session, ws, channel, ts):
+            if not posts.is_bot_post(session, ws, channel, ts):
                 log.debug("reaction %s by %s on %s/%s ignored: not a bot post", reaction, user, channel, ts)
                 return
         if retry:
             added = _still_reacted(client, channel, ts, user, reaction, default=added)
         if added:
-            counted = sq.add_reaction(services.db, ws, channel, ts, user, reaction)
+            counted = posts.add_reaction(services.db, ws, channel, ts, user, reaction)
             outcome = "counted" if counted else "already counted"
             log.debug("reaction %s by %s on %s/%s %s", reaction, user, channel, ts, outcome)
         else:
             with services.db.session() as session:
-                sq.remove_reaction(session, ws, channel, ts, user, reaction)
+                posts.remove_reaction(session, ws, channel, ts, user, reaction)
             log.debug("reaction %s by %s on %s/%s uncounted", reaction, user, channel, ts)
     except DB_ERRORS as e:
         log.error("could not count reaction %s on %s/%s: %r", reaction, channel, ts, e)

@@ -9,9 +9,8 @@ from slack_sdk.errors import SlackApiError
 from bot.app import Services
 from bot.home_view import COMPLAINT_LIMIT, RECENT_LIMIT, ManagerHome, home_view, unavailable_view
 from handlers.common import DB_ERRORS, is_manager, log, never_raises, workspace
+from storage import channels, queries
 from storage import home as hq
-from storage import queries
-from storage import schedules as sq
 from storage.models import utcnow
 
 
@@ -40,7 +39,7 @@ def publish_home(services: Services, client: Any, context: Any, body: dict[str, 
             extra = None
             if manager:
                 count, complaints = hq.open_complaints(session, ws, COMPLAINT_LIMIT)
-                extra = ManagerHome(sq.list_schedules(session, ws), count, complaints)
+                extra = ManagerHome(channels.list_schedules(session, ws), count, complaints)
         view = home_view(lang, mine, recent, utcnow(), extra)
     except DB_ERRORS as e:
         log.error("could not build the Home tab for %s: %r", user, e)

@@ -44,8 +44,7 @@ from handlers.common import (
     user_of,
     workspace,
 )
-from storage import queries
-from storage import schedules as sq
+from storage import channels, queries
 from storage.models import utcnow
 
 
@@ -294,12 +293,14 @@ def open_schedule(
         ws = workspace(services, context, body)
         if rest.strip().lower() == "off":
             with services.db.session() as session:
-                removed = sq.remove_channel_schedules(session, ws, channel)
+                removed = channels.remove_channel_schedules(session, ws, channel)
             say_ephemeral(respond, t("schedule.removed" if removed else "schedule.none", lang))
             return
         with services.db.session() as session:
-            current = {s.spec.kind: s.spec for s in sq.list_schedules(session, ws) if s.channel_id == channel}
-            row = sq.channel_settings(session, ws, channel)
+            current = {
+                s.spec.kind: s.spec for s in channels.list_schedules(session, ws) if s.channel_id == channel
+            }
+            row = channels.channel_settings(session, ws, channel)
             skip = list(row.skip_dates or []) if row else []
             tags = tuple(row.tags or ()) if row else ()
             chan_lang = row.language if row else None
@@ -346,7 +347,7 @@ def save_schedule(
     try:
         ws = workspace(services, context, body)
         with services.db.session() as session:
-            sq.set_channel_schedules(
+            channels.set_channel_schedules(
                 session,
                 ws,
                 channel,
@@ -388,7 +389,7 @@ def open_settings(
     try:
         ws = workspace(services, context, body)
         with services.db.session() as session:
-            prompts = sq.custom_prompts(session, ws)
+            prompts = channels.custom_prompts(session, ws)
             ws_lang = queries.workspace_language(session, ws)
     except DB_ERRORS:
         apologise(respond, lang)
@@ -417,7 +418,7 @@ def save_settings(
     try:
         ws = workspace(services, context, body)
         with services.db.session() as session:
-            sq.set_custom_prompts(session, ws, prompts, user)
+            channels.set_custom_prompts(session, ws, prompts, user)
             queries.set_workspace_language(session, ws, ws_lang)
     except DB_ERRORS:
         ack(response_action="errors", errors={"prompts": t("db_unavailable_short", lang)})

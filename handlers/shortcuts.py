@@ -8,7 +8,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.app import Services
 from bot.quicklog import plain_text
-from bot.story import Draft
+from domain.story import Draft
 from handlers.commands import open_modal
 from handlers.common import language, log, never_raises
 

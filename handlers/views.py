@@ -11,7 +11,7 @@ from bot.messages import t
 from bot.modal import CALLBACK_ID, read_metadata, read_submission
 from bot.render import confirmation_blocks
 from bot.slack_client import SafeRespond
-from bot.story import Story, validate
+from domain.story import Story, validate
 from handlers.common import (
     DB_ERRORS,
     field_errors,

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.story import Story
+from domain.home import AuthorImpact
+from domain.story import Story
 from storage.models import PostRow, ReactionRow, StoryRow
 from storage.queries import to_story
-
-
-@dataclass(frozen=True)
-class AuthorImpact:
-    """What a contributor's live stories achieved: how many, how often featured, reactions."""
-
-    stories: int = 0
-    featured: int = 0
-    reactions: int = 0
 
 
 def _live_by(ws: int, author: str) -> list:  # type: ignore[type-arg]

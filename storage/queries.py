@@ -10,7 +10,7 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.story import Draft, Story
+from domain.story import Draft, Story
 from storage.models import StoryRow, Workspace, utcnow
 
 

@@ -139,9 +139,8 @@ def test_post_story_posts_once_and_explains_a_missing_invite(tmp_path: Path) -> 
 
 
 def test_doctor_reports_channels_slack_refused(tmp_path: Path) -> None:
-    from bot.schedule import ScheduleSpec
-    from storage import queries
-    from storage import schedules as sq
+    from domain.schedule import ScheduleSpec
+    from storage import channels, queries
     from storage.db import Database
 
     env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
@@ -149,8 +148,8 @@ def test_doctor_reports_channels_slack_refused(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
     with db.session() as s:
         ws = queries.workspace_id(s, "T111")
-        sq.set_channel_schedules(s, ws, "C9", [ScheduleSpec("story", ("mon",), "09:00", "UTC")])
-        sq.note_channel_error(s, ws, "C9", "not_in_channel")
+        channels.set_channel_schedules(s, ws, "C9", [ScheduleSpec("story", ("mon",), "09:00", "UTC")])
+        channels.note_channel_error(s, ws, "C9", "not_in_channel")
     db.dispose()
     with SlackStandin() as standin:
         standin.scopes = ",".join(bot_scopes())
@@ -164,7 +163,7 @@ def test_doctor_reports_channels_slack_refused(tmp_path: Path) -> None:
 
 def seed(tmp_path: Path, stories: dict[tuple[str, str], str]) -> None:
     """One story per workspace row (team_id, enterprise_id), as the bot stores them from requests."""
-    from bot.story import Draft
+    from domain.story import Draft
     from storage import queries
     from storage.db import Database
 

@@ -19,10 +19,9 @@ from slack_sdk.http_retry import builtin_handlers
 from sqlalchemy import select
 
 from bot import delivery
-from bot.schedule import ScheduleSpec
-from bot.story import Draft
-from storage import queries
-from storage import schedules as sq
+from domain.schedule import ChannelSchedule, ScheduleSpec
+from domain.story import Draft
+from storage import channels, queries
 from storage.db import Database
 from storage.models import SlotClaim
 from tests.conftest import RunningApp
@@ -158,7 +157,7 @@ def test_home_post_now_whose_answer_is_lost_appears_once(running: RunningApp) ->
     add_story(running.db)
     with running.db.session() as s:
         ws = queries.workspace_id(s, "T111")
-        sq.set_channel_schedules(s, ws, "C1", [ScheduleSpec("story", ("mon",), "09:00", "UTC")])
+        channels.set_channel_schedules(s, ws, "C1", [ScheduleSpec("story", ("mon",), "09:00", "UTC")])
     value = json.dumps({"c": "C1", "n": datetime.now(UTC).isoformat()})
     running.standin.drop("chat.postMessage", times=1, store=True)
     payload = block_action_payload(
@@ -203,9 +202,9 @@ def test_scheduled_slot_when_slack_cannot_say_waits_for_the_next_sweep_and_never
     assert claims(db)[0].status == "posted"
 
 
-def sq_schedules(db: Database) -> list[sq.ChannelSchedule]:
+def sq_schedules(db: Database) -> list[ChannelSchedule]:
     with db.session() as s:
-        return sq.list_schedules(s)
+        return channels.list_schedules(s)
 
 
 def claims(db: Database) -> list[SlotClaim]:

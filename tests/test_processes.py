@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.schedule import ScheduleSpec
-from bot.story import Draft
-from storage import queries
-from storage import schedules as sq
+from domain.schedule import ScheduleSpec
+from domain.story import Draft
+from storage import channels, queries
 from storage.db import Database
 from storage.models import ScheduleRow, SlotClaim
 from tests.conftest import SECRET
@@ -118,7 +117,7 @@ def prepare(url: str, channel: str, slot: datetime | None) -> Database:
         queries.add_story(s, ws, Draft(customer="Acme", quote="It works"), "U0AUTHOR")
         if slot is not None:
             spec = ScheduleSpec("story", (DAYS[slot.weekday()],), f"{slot:%H:%M}", "UTC")
-            sq.set_channel_schedules(s, ws, channel, [spec])
+            channels.set_channel_schedules(s, ws, channel, [spec])
     if slot is not None:
         with db.session() as s:
             for row in s.scalars(select(ScheduleRow)):

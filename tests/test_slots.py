@@ -15,11 +15,10 @@ from sqlalchemy import select
 
 from bot.app import Services, create_app
 from bot.posting import METADATA_EVENT
-from bot.schedule import ScheduleSpec, slot_key
 from bot.scheduler import SlotScheduler
-from bot.story import Draft
-from storage import queries
-from storage import schedules as sq
+from domain.schedule import ChannelSchedule, ScheduleSpec, slot_key
+from domain.story import Draft
+from storage import channels, posts, queries
 from storage.db import Database
 from storage.models import ScheduleRow, SlotClaim
 from tests.conftest import make_settings
@@ -54,7 +53,9 @@ def setup_channel(
 ) -> int:
     with db.session() as s:
         ws = queries.workspace_id(s, "T111")
-        sq.set_channel_schedules(s, ws, channel, [ScheduleSpec(kind, days, when, "UTC")], skip_dates=skip)
+        channels.set_channel_schedules(
+            s, ws, channel, [ScheduleSpec(kind, days, when, "UTC")], skip_dates=skip
+        )
     with db.session() as s:
         for row in s.scalars(select(ScheduleRow)):
             row.created_at = created
@@ -69,9 +70,9 @@ def add_story(db: Database, customer: str = "Acme", quote: str = "It works", **k
         queries.add_story(s, ws, Draft(customer=customer, quote=quote, **kw), author, created_at=created)
 
 
-def schedules(db: Database) -> list[sq.ChannelSchedule]:
+def schedules(db: Database) -> list[ChannelSchedule]:
     with db.session() as s:
-        return sq.list_schedules(s)
+        return channels.list_schedules(s)
 
 
 def posts_to(standin: SlackStandin, channel: str) -> list[Any]:
@@ -198,7 +199,7 @@ def test_dead_process_that_had_posted_is_not_doubled(db: Database, standin: Slac
     assert (claim.status, claim.message_ts) == ("posted", ts)
     # The post is remembered, so the story counts as featured in this channel.
     with db.session() as s:
-        assert sq.featured_story_ids(s, ws, "C1") == {story.id}
+        assert posts.featured_story_ids(s, ws, "C1") == {story.id}
     assert standin.calls_to("conversations.history")
     assert_calls_match_spec(standin.calls)
 

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.quicklog import unescape
-from bot.story import CONSENTS, KINDS, LIMITS, MAX_TAG_LENGTH, MAX_TAGS, Story
+from domain.story import CONSENTS, KINDS, LIMITS, MAX_TAG_LENGTH, MAX_TAGS, Story
 
 AUTHOR = "UAUTHOR"
 CREDITED = ("UCRED1", "WCRED2")

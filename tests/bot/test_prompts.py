@@ -8,7 +8,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from bot.prompts import BUILTIN_PROMPTS, next_prompt, prompt_blocks, prompt_fallback_text
-from bot.story import Story
+from domain.story import Story
 
 PRODUCT_EXAMPLES = (
     "Which customer will notice today's work, and how?",

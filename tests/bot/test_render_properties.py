@@ -42,11 +42,10 @@ from bot.render import (
     story_post_blocks,
     text_blocks,
 )
-from bot.schedule import ScheduleSpec
 from bot.selection import invitation_blocks
-from bot.story import LIMITS, MAX_CREDITED, Draft, Story, clean_text, is_user_id, is_web_url
-from storage.home import AuthorImpact
-from storage.schedules import ChannelSchedule
+from domain.home import AuthorImpact
+from domain.schedule import ChannelSchedule, ScheduleSpec
+from domain.story import LIMITS, MAX_CREDITED, Draft, Story, clean_text, is_user_id, is_web_url
 from tests.bot.hostile import (
     AUTHOR,
     BROADCAST_WORD,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bot.modal import read_submission
 from bot.quicklog import mentioned_users, parse_quick_log, plain_text
 from bot.render import escape
-from bot.story import MAX_CREDITED, Draft, clean_text, is_user_id, is_web_url, validate
+from domain.story import MAX_CREDITED, Draft, clean_text, is_user_id, is_web_url, validate
 from tests.bot.hostile import CONTROL, FRAGMENTS, mixed, typed
 
 TEXT_FIELDS = ("customer", "quote", "contact", "impact", "source")

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.manager_views import read_schedule_form
-from bot.schedule import ScheduleSpec, next_run, parse_skip_dates, parse_time, slot_key, slots_between
+from bot.schedule import next_run, slots_between
+from domain.schedule import ScheduleSpec, parse_skip_dates, parse_time, slot_key
 
 
 def utc(*args: int) -> datetime:

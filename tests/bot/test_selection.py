@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.messages import t
 from bot.selection import ChannelHistory, choose_story, invitation_blocks, rank_candidates
-from bot.story import Story
+from domain.story import Story
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 EMPTY = ChannelHistory(featured_story_ids=frozenset(), recent_customers=())

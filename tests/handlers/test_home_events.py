@@ -14,13 +14,11 @@ from slack_sdk.models.views import View
 from sqlalchemy import func, select, text
 
 from bot.home_view import HOME_BLOCK_LIMIT, ManagerHome, home_view
-from bot.schedule import ScheduleSpec
-from bot.story import Draft, Story
-from storage import queries
-from storage import schedules as sq
-from storage.home import AuthorImpact
+from domain.home import AuthorImpact
+from domain.schedule import ChannelSchedule, ScheduleSpec
+from domain.story import Draft, Story
+from storage import channels, posts, queries
 from storage.models import ReactionRow
-from storage.schedules import ChannelSchedule
 from tests.conftest import SECRET, RunningApp
 from tests.signing import event_body, post, signed_headers
 from tests.slack_spec import assert_calls_match_spec
@@ -49,7 +47,7 @@ def add_story(
 def add_post(app: RunningApp, story: Story | None, channel: str = "C1", ts: str = POST_TS) -> None:
     with app.db.session() as session:
         ws = queries.workspace_id(session, "T111")
-        sq.add_post(session, ws, channel, ts, "story", story_id=story.id if story else None)
+        posts.add_post(session, ws, channel, ts, "story", story_id=story.id if story else None)
 
 
 def reaction_count(app: RunningApp) -> int:
@@ -243,7 +241,7 @@ def seed_workspace(app: RunningApp) -> None:
     with app.db.session() as session:
         ws = queries.workspace_id(session, "T111")
     for user, ts in (("U2", "000100"), ("U3", "000100"), ("U2", "000200"), ("U4", "000300")):
-        sq.add_reaction(app.db, ws, "C1" if ts != "000200" else "C2", f"1700000000.{ts}", user, "tada")
+        posts.add_reaction(app.db, ws, "C1" if ts != "000200" else "C2", f"1700000000.{ts}", user, "tada")
 
 
 def test_home_shows_my_counts_and_recent_voices_escaped(running: RunningApp) -> None:
@@ -279,7 +277,7 @@ def test_home_for_a_newcomer_invites_them_to_share(running: RunningApp) -> None:
 def seed_manager_data(app: RunningApp) -> None:
     with app.db.session() as session:
         ws = queries.workspace_id(session, "T111")
-        sq.set_channel_schedules(
+        channels.set_channel_schedules(
             session,
             ws,
             "C1",
@@ -289,7 +287,7 @@ def seed_manager_data(app: RunningApp) -> None:
             ],
             skip_dates=["2030-12-24"],
         )
-        sq.set_channel_schedules(session, ws, "C2", [ScheduleSpec("story", ("fri",), "16:00", "UTC")])
+        channels.set_channel_schedules(session, ws, "C2", [ScheduleSpec("story", ("fri",), "16:00", "UTC")])
     for n in range(7):
         add_story(app, author="U2", customer=f"Unhappy {n}", quote=f"Broken <!here> #{n}", kind="complaint")
     add_story(app, author="U2", customer="Closed", quote="resolved long ago", kind="complaint")

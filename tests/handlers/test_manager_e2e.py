@@ -15,9 +15,9 @@ from slack_sdk.models.views import View
 from sqlalchemy import func, select
 
 from bot.messages import t
-from bot.story import Draft, Story
-from storage import queries
-from storage import schedules as sq
+from domain.schedule import ChannelSchedule
+from domain.story import Draft, Story
+from storage import channels, posts, queries
 from storage.db import Database
 from storage.models import PostRow
 from tests.conftest import RunningApp
@@ -143,14 +143,14 @@ def workspace_id(app: RunningApp) -> int:
         return queries.workspace_id(session, "T111")
 
 
-def schedules(app: RunningApp) -> list[sq.ChannelSchedule]:
+def schedules(app: RunningApp) -> list[ChannelSchedule]:
     with app.db.session() as session:
-        return sq.list_schedules(session, queries.workspace_id(session, "T111"))
+        return channels.list_schedules(session, queries.workspace_id(session, "T111"))
 
 
 def custom_prompts(app: RunningApp) -> list[str]:
     with app.db.session() as session:
-        return sq.custom_prompts(session, queries.workspace_id(session, "T111"))
+        return channels.custom_prompts(session, queries.workspace_id(session, "T111"))
 
 
 def opened_view(app: RunningApp, count: int = 1) -> dict[str, Any]:
@@ -404,7 +404,7 @@ def test_post_without_the_bot_in_the_channel_gives_the_invite_hint(running: Runn
     # Nothing stored as posted, and nobody was told their story was featured.
     assert stored_posts(running) == 0
     with running.db.session() as session:
-        assert sq.featured_story_ids(session, workspace_id(running), "C1") == frozenset()
+        assert posts.featured_story_ids(session, workspace_id(running), "C1") == frozenset()
     assert running.standin.calls_to("chat.postMessage") == []
 
 

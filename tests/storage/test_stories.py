@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import inspect
 
-from bot.story import Draft
+from domain.story import Draft
 from storage import queries
 from storage.db import Database, current_revision, head_revision
 
