@@ -21,8 +21,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.app import Services, create_app
 from bot.scheduler import FANOUT_WORKERS, SlotScheduler
+from bot.services import build_services
 from bot.settings import Settings
 from domain.schedule import ChannelSchedule, ScheduleSpec
 from domain.story import Draft
@@ -44,9 +44,9 @@ def make_scheduler(standin: SlackStandin, db: Database) -> SlotScheduler:
         database_url=db.url,
         managers=frozenset({"UBOSS"}),
     )
-    services = Services(settings=settings, db=db)
-    app = create_app(settings, db, services=services)
-    return SlotScheduler(settings, db, services, app)
+    scheduler = build_services(settings, db).scheduler
+    assert scheduler is not None
+    return scheduler
 
 
 def add_channels(db: Database, channels: list[str]) -> list[ChannelSchedule]:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
+from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 
 from bot import slack_client
-from bot.managers import ManagerDirectory
+from bot.manifest import bot_scopes
 from bot.messages import t
+from bot.services import Services
 from bot.settings import Settings
-from storage.db import Database
+from handlers import register_all
 
 log = logging.getLogger(__name__)
 
@@ -43,36 +45,15 @@ def make_client(settings: Settings, token: str | None = None) -> WebClient:
     return slack_client.make_client(settings.api_url, token if token is not None else settings.bot_token)
 
 
-@dataclass
-class Services:
-    """What the listeners need besides the Slack request: settings, database, helpers."""
-
-    settings: Settings
-    db: Database
-    managers: ManagerDirectory = field(init=False)
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.managers = ManagerDirectory(self.settings.managers, self.settings.manager_group)
-
-
-def create_app(
-    settings: Settings,
-    db: Database,
-    *,
-    services: Services | None = None,
-    identity: SlackIdentity | None = None,
-) -> App:
+def create_app(services: Services, *, identity: SlackIdentity | None = None) -> App:
     """Build the Bolt app with every listener registered.
 
     `identity` is what auth.test said at start; without it the first request asks once.
     """
-    from handlers import actions, commands, events, fallbacks, home, manager, shortcuts, views
-
-    services = services or Services(settings=settings, db=db)
+    settings = services.settings
     kwargs: dict[str, Any] = {
         "signing_secret": settings.signing_secret or "socket-mode",
-        "client": make_client(settings),
+        "client": services.clients.base,
         "logger": logging.getLogger("impact.bolt"),
         # Listeners ack first and then work; in HTTP mode Bolt answers Slack at the ack.
         "process_before_response": False,
@@ -80,17 +61,7 @@ def create_app(
         "listener_executor": ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="impact-listener"),
     }
     if settings.oauth_mode:
-        kwargs.pop("client")
-        oauth = _oauth_settings(settings, db)
-        kwargs["oauth_settings"] = oauth
-        kwargs["client"] = make_client(settings, token="")
-
-        def client_for(team: str) -> WebClient:
-            """The scheduler posts with each workspace's own installed bot token."""
-            bot = oauth.installation_store.find_bot(enterprise_id=None, team_id=team)
-            return make_client(settings, token=bot.bot_token if bot else "")
-
-        services.extras.setdefault("client_for", client_for)
+        kwargs["oauth_settings"] = _oauth_settings(services)
     else:
         single = SingleWorkspace(settings, identity)
 
@@ -102,40 +73,37 @@ def create_app(
 
         kwargs["authorize"] = authorize
         kwargs["user_facing_authorize_error_message"] = t("foreign_workspace", settings.language)
-    app = App(**kwargs)
+    bolt_logger = logging.getLogger("impact.bolt")
+    bolt_logger.addFilter(_env_token_notices)
+    try:
+        app = App(**kwargs)
+    finally:
+        bolt_logger.removeFilter(_env_token_notices)
     app.use(_safe_respond)
     app.error(_on_error)
-    from bot.posting import Poster
-
-    services.extras["poster"] = Poster(
-        settings,
-        db,
-        services.managers,
-        client_for=services.extras.get("client_for") or (lambda team: app.client),
-    )
-    # fallbacks last: Bolt runs the first listener that matches.
-    for module in (commands, manager, views, actions, shortcuts, events, home, fallbacks):
-        module.register(app, services)
+    register_all(app, services)
     return app
 
 
-def _oauth_settings(settings: Settings, db: Database) -> Any:
-    from slack_bolt.oauth.oauth_settings import OAuthSettings
-    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
-    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-
-    # Their tables (default names) are created by migration 0003, like every other table.
-    installations = SQLAlchemyInstallationStore(client_id=settings.client_id or "", engine=db.engine)
-    states = SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=db.engine)
-    from bot.manifest import bot_scopes
-
+def _oauth_settings(services: Services) -> OAuthSettings:
+    settings = services.settings
     return OAuthSettings(
         client_id=settings.client_id,
         client_secret=settings.client_secret,
         scopes=list(settings.scopes) or bot_scopes(),
-        installation_store=installations,
-        state_store=states,
+        installation_store=services.installations,
+        state_store=services.oauth_states,
     )
+
+
+def _env_token_notices(record: logging.LogRecord) -> bool:
+    """Drop Bolt's notices that SLACK_BOT_TOKEN in the environment goes unused.
+
+    The app gets its token through its client and authorize on purpose; Bolt sees the variable
+    in the environment and warns at every start, two lines that bury a start-up failure.
+    """
+    notices = (warning_client_prioritized_and_token_skipped(), warning_token_skipped())
+    return record.getMessage() not in notices
 
 
 class SingleWorkspace:

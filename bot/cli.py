@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from storage.db import Database
-    from storage.queries import WorkspaceKey
 
 log = logging.getLogger("impact")
 
@@ -197,23 +196,25 @@ def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_post_story(settings: Settings, args: argparse.Namespace) -> int:
     from slack_sdk.errors import SlackApiError, SlackClientError
 
-    from bot.app import make_client
-    from bot.managers import ManagerDirectory
-    from bot.posting import ChannelProblem, Poster
+    from bot.posting import ChannelProblem
+    from bot.services import build_services
     from storage import queries
 
     db = open_database(settings)
     with db.session() as session:
         ws = _workspace(session, args.team, create=bool(args.team))
         key = queries.workspace_key(session, ws)
-    client = make_client(settings, token=_installed_token(settings, db, key))
+    services = build_services(settings, db, with_scheduler=False)
+    if not services.clients.token_for(key.team_id, key.enterprise_id):
+        raise CommandError(
+            f"workspace {key.label} has not installed the app (or uninstalled it): install it "
+            "through /slack/install, then post again"
+        )
     team = key.team_id
-    poster = Poster(
-        settings, db, ManagerDirectory(settings.managers, settings.manager_group), lambda _: client
-    )
+    poster = services.poster
     channel = args.channel.lstrip("#")
     try:
-        outcome = poster.post_story_now(team, ws, channel)
+        outcome = poster.post_story_now(team, ws, channel, enterprise_id=key.enterprise_id)
     except ChannelProblem as e:
         raise CommandError(
             f"Slack refused to post in {channel} ({e.error}): invite the bot with /invite @Impact"
@@ -236,29 +237,3 @@ def cmd_post_story(settings: Settings, args: argparse.Namespace) -> int:
         )
     print(f"posted in {channel}: {permalink}")
     return 0
-
-
-def _installed_token(settings: Settings, db: Database, key: WorkspaceKey) -> str | None:
-    """In OAuth mode, the bot token the workspace installed the app with; else SLACK_BOT_TOKEN."""
-    if not settings.oauth_mode:
-        return None
-    from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
-    from sqlalchemy.exc import SQLAlchemyError
-
-    # An org-wide install is stored with the enterprise as its team (handlers.common.team_ids).
-    org_wide = bool(key.enterprise_id) and key.team_id == key.enterprise_id
-    store = SQLAlchemyInstallationStore(client_id=settings.client_id or "", engine=db.engine)
-    try:
-        bot = store.find_bot(
-            enterprise_id=key.enterprise_id or None,
-            team_id=None if org_wide else key.team_id,
-            is_enterprise_install=org_wide,
-        )
-    except SQLAlchemyError:
-        bot = None  # no installation table yet: nothing was installed
-    if bot is None or not bot.bot_token:
-        raise CommandError(
-            f"workspace {key.label} has not installed the app (or uninstalled it): install it "
-            "through /slack/install, then post again"
-        )
-    return str(bot.bot_token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -105,13 +106,14 @@ class Poster:
         settings: Settings,
         db: Database,
         managers: ManagerDirectory,
-        client_for: Any,
+        client_for: Callable[[str, str], WebClient],
         owner: str | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.managers = managers
-        self.client_for = client_for  # team_id -> WebClient
+        # (team id, enterprise id) -> a client with that workspace's bot token
+        self.client_for = client_for
         self.owner = owner or owner_id()
         self.lease = timedelta(seconds=settings.slot_lease_seconds)
         self.grace = timedelta(hours=settings.grace_hours)
@@ -133,7 +135,7 @@ class Poster:
         if claim is None:
             return "taken"
         key = slot_key(channel, kind, slot_at)
-        client = self.client_for(schedule.team_id)
+        client = self.client_for(schedule.team_id, schedule.enterprise_id)
         if claim.recovered:
             # A process died holding this slot, or Slack's answer was lost: it may be posted.
             try:
@@ -304,6 +306,7 @@ class Poster:
         skip: int = 0,
         nonce: datetime | None = None,
         lang: str | None = None,
+        enterprise_id: str = "",
     ) -> Outcome:
         """Post a story now, once per `nonce` (the preview's creation time), and say what happened.
 
@@ -311,7 +314,7 @@ class Poster:
         and its history cannot settle it, the claim is given back, so the next click first
         looks for the post and never doubles it.
         """
-        client = self.client_for(team_id)
+        client = self.client_for(team_id, enterprise_id)
         nonce = nonce or utcnow()
         marker = f"ondemand|{channel}|{nonce.isoformat()}"
         claim = claims.claim_slot(self.db, ws, channel, "ondemand", nonce, self.owner, self.lease)

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor as Pool
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -35,17 +34,10 @@ FANOUT_WORKERS = 8
 class SlotScheduler:
     """Runs every channel's slots in this process; safe to run in many processes at once."""
 
-    def __init__(self, settings: Settings, db: Database, services: Any, app: Any = None) -> None:
+    def __init__(self, settings: Settings, db: Database, poster: Poster) -> None:
         self.settings = settings
         self.db = db
-        client = getattr(app, "client", None)
-        self.poster = Poster(
-            settings,
-            db,
-            services.managers,
-            client_for=services.extras.get("client_for") or (lambda team: client),
-        )
-        services.extras["poster"] = self.poster
+        self.poster = poster
         self.grace = timedelta(hours=settings.grace_hours)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,

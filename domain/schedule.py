@@ -83,6 +83,7 @@ class ChannelSchedule:
     tags: tuple[str, ...]
     language: str | None
     skip_dates: tuple[str, ...]
+    enterprise_id: str = ""  # the Enterprise Grid org, where the workspace belongs to one
 
 
 @dataclass(frozen=True)

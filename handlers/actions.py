@@ -1,26 +1,36 @@
-"""Buttons: Edit and Delete on confirmations and lists; unknown actions are logged, not fatal."""
+"""Buttons: Edit and Delete on confirmations and lists, for the author and managers only."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.app import Services
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
 from bot.messages import t
 from bot.render import ACTION_DELETE, ACTION_EDIT, notification_text
+from bot.services import Services
 from domain.story import Story
-from handlers.commands import open_modal
-from handlers.common import DB_ERRORS, apologise, is_manager, language, never_raises, team_ids, user_of
+from handlers.common import DB_ERRORS, apologise, is_manager, never_raises
+from handlers.context import Request, request_of
+from handlers.modals import open_modal
 from storage import queries
 
 
-def register(app: Any, services: Services) -> None:
-    def edit(ack: Any, body: dict[str, Any], respond: Any, client: Any, context: Any) -> None:
-        ack()
-        edit_story(services, body, respond, client, context)
+def register(app: App, services: Services) -> None:
+    """Listen to the Edit and Delete buttons."""
 
-    def delete(ack: Any, body: dict[str, Any], respond: Any, client: Any, context: Any) -> None:
+    def edit(
+        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    ) -> None:
         ack()
-        delete_story(services, body, respond, client, context)
+        edit_story(services, body, respond, client, request_of(context))
+
+    def delete(
+        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    ) -> None:
+        ack()
+        delete_story(services, body, respond, client, request_of(context))
 
     app.action(ACTION_EDIT)(never_raises(edit))
     app.action(ACTION_DELETE)(never_raises(delete))
@@ -33,27 +43,18 @@ def _story_id(body: dict[str, Any]) -> int | None:
         return None
 
 
-def _may_change(
-    services: Services, story_author: str, client: Any, context: Any, body: dict[str, Any]
-) -> bool | None:
-    """True for the author and managers; None when Slack cannot say now."""
-    if story_author == user_of(context, body):
-        return True
-    return is_manager(services, client, context, body)
-
-
 def _changeable_story(
-    services: Services, body: dict[str, Any], respond: Any, client: Any, context: Any, lang: str
+    services: Services, body: dict[str, Any], respond: Respond, client: WebClient, request: Request
 ) -> tuple[int, Story] | None:
     """(workspace, story) when the clicker may change it; otherwise say why and return None.
 
     The manager check asks Slack, so it runs after the read transaction has ended.
     """
+    lang = request.language
     story_id = _story_id(body)
-    team, enterprise = team_ids(context, body)
     try:
+        ws = request.workspace_id()
         with services.db.session() as session:
-            ws = queries.workspace_id(session, team, enterprise)
             story = queries.get_story(session, ws, story_id) if story_id else None
     except DB_ERRORS:
         apologise(respond, lang)
@@ -61,7 +62,7 @@ def _changeable_story(
     if story is None:
         respond(text=t("not_found", lang), replace_original=False)
         return None
-    may = _may_change(services, story.author, client, context, body)
+    may = True if story.author == request.user_id else is_manager(services, client, request)
     if may is None:
         respond(text=t("manager_check_failed", lang), replace_original=False)
         return None
@@ -71,18 +72,21 @@ def _changeable_story(
     return ws, story
 
 
-def edit_story(services: Services, body: dict[str, Any], respond: Any, client: Any, context: Any) -> None:
+def edit_story(
+    services: Services, body: dict[str, Any], respond: Respond, client: WebClient, request: Request
+) -> None:
     """Open the modal on the stored story."""
-    lang = language(services, body)
-    found = _changeable_story(services, body, respond, client, context, lang)
+    found = _changeable_story(services, body, respond, client, request)
     if found is not None:
-        open_modal(client, body, respond, lang, found[1].draft, story_id=found[1].id)
+        open_modal(client, body, respond, request.language, found[1].draft, story_id=found[1].id)
 
 
-def delete_story(services: Services, body: dict[str, Any], respond: Any, client: Any, context: Any) -> None:
+def delete_story(
+    services: Services, body: dict[str, Any], respond: Respond, client: WebClient, request: Request
+) -> None:
     """Delete after Slack's confirm dialog; the confirmation message is replaced."""
-    lang = language(services, body)
-    found = _changeable_story(services, body, respond, client, context, lang)
+    lang = request.language
+    found = _changeable_story(services, body, respond, client, request)
     if found is None:
         return
     ws, story = found

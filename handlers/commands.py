@@ -1,170 +1,168 @@
-"""`/impact`: quick log, the modal, help, list, search; manager subcommands dispatch onward."""
+"""`/impact`: one static table routes the first word; any other text is a quick log."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from bot.app import Services
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
 from bot.messages import t
-from bot.modal import story_modal
 from bot.quicklog import parse_quick_log, plain_text, split_command
 from bot.render import confirmation_blocks, list_blocks, query_text, text_blocks
+from bot.services import Services
 from domain.story import LIMITS, Draft, validate
+from handlers import preview, schedules
 from handlers.common import (
     DB_ERRORS,
     apologise,
-    language,
+    is_manager,
     log,
     never_raises,
+    refusal,
     say_ephemeral,
-    slack_error_text,
-    team_ids,
     tell_failure,
-    user_of,
 )
+from handlers.context import Invocation, request_of
+from handlers.modals import open_modal
 from storage import queries
 
-# Manager subcommands register themselves here (see handlers.manager).
-MANAGER_SUBCOMMANDS: dict[str, Callable[..., None]] = {}
+
+@dataclass(frozen=True)
+class Subcommand:
+    """What a first word of `/impact` runs, and whether only managers may run it."""
+
+    run: Callable[[Invocation], None]
+    managers_only: bool = False
 
 
-def register(app: Any, services: Services) -> None:
-    def impact(ack: Any, body: dict[str, Any], respond: Any, client: Any, context: Any) -> None:
+def register(app: App, services: Services) -> None:
+    """Listen to `/impact`."""
+
+    def impact(
+        ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient, context: BoltContext
+    ) -> None:
         handle_impact(services, ack, body, respond, client, context)
 
     app.command("/impact")(never_raises(impact))
 
 
 def handle_impact(
-    services: Services, ack: Any, body: dict[str, Any], respond: Any, client: Any, context: Any
+    services: Services,
+    ack: Ack,
+    body: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
 ) -> None:
     """Route `/impact TEXT` by its first word; anything else is a quick log."""
-    lang = language(services, body)
-    text = body.get("text") or ""
-    sub, rest = split_command(text)
+    request = request_of(context)
+    lang = request.language
+    sub, rest = split_command(str(body.get("text") or ""))
     if sub == "help":
         ack(blocks=text_blocks(t("help", lang), t("help.manager", lang)), text=t("help", lang))
         return
     ack()
+    invocation = Invocation(services, request, body, respond, client, rest)
     if sub == "":
-        if not rest:
-            open_modal(client, body, respond, lang, Draft())
+        if rest:
+            quick_log(invocation)
         else:
-            quick_log(services, body, respond, client, context, lang, rest)
-    elif sub in ("list", "mine"):
-        show_list(services, body, respond, context, lang)
-    elif sub == "search":
-        show_search(services, body, respond, context, lang, rest)
-    elif sub in MANAGER_SUBCOMMANDS:
-        MANAGER_SUBCOMMANDS[sub](services, body, respond, client, context, lang, rest)
-    else:
+            open_modal(client, body, respond, lang, Draft())
+        return
+    command = SUBCOMMANDS.get(sub)
+    if command is None:
         say_ephemeral(respond, t("help", lang))
+        return
+    if command.managers_only:
+        manager = is_manager(services, client, request)
+        if not manager:
+            say_ephemeral(respond, refusal(manager, lang))
+            return
+    command.run(invocation)
 
 
-def open_modal(
-    client: Any,
-    body: dict[str, Any],
-    respond: Any,
-    lang: str,
-    draft: Draft,
-    *,
-    story_id: int | None = None,
-) -> None:
-    """Open the story modal prefilled with `draft`; on failure tell the user why."""
-    channel = body.get("channel_id") or (body.get("channel") or {}).get("id") or ""
-    # The response_url lets the confirmation reach the user even where the bot is no member.
-    view = story_modal(
-        draft,
-        lang,
-        story_id=story_id,
-        channel=channel,
-        response_url=body.get("response_url") or "",
-    )
-    try:
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-    except Exception as e:  # noqa: BLE001 - Slack errors, timeouts, dropped connections alike
-        # views.open is never retried (a trigger is single-use): say so and keep the text.
-        log.warning("views.open failed for team %s: %r", body.get("team_id") or "", e)
-        tell_failure(respond, slack_error_text(e, lang), draft.quote)
-
-
-def quick_log(
-    services: Services,
-    body: dict[str, Any],
-    respond: Any,
-    client: Any,
-    context: Any,
-    lang: str,
-    text: str,
-) -> None:
+def quick_log(inv: Invocation) -> None:
     """`/impact Acme: what they said` stores the story and shows it with Edit and Delete."""
+    lang, text = inv.request.language, inv.rest
     parsed = parse_quick_log(text)
     draft = Draft(customer=parsed.customer, quote=parsed.quote, credited=parsed.credited).cleaned()
     if not draft.customer:
         # Nothing the user typed is lost: the modal opens with it.
-        open_modal(client, body, respond, lang, draft)
+        open_modal(inv.client, inv.body, inv.respond, lang, draft)
         return
     errors = validate(draft)
     if "quote" in errors and errors["quote"][0] == "error.too_long":
         message = t("too_long", lang, length=len(draft.quote), limit=LIMITS["quote"])
-        tell_failure(respond, message, parsed.quote)
+        tell_failure(inv.respond, message, parsed.quote)
         return
     if errors:
-        open_modal(client, body, respond, lang, draft)
+        open_modal(inv.client, inv.body, inv.respond, lang, draft)
         return
-    team, enterprise = team_ids(context, body)
-    author = user_of(context, body)
+    author = inv.request.user_id
     if author is None:
-        log.warning("quick log without a valid user id from team %s", team)
-        tell_failure(respond, t("listener_failed", lang), plain_text(text))
+        log.warning("quick log without a valid user id from team %s", inv.request.team_id)
+        tell_failure(inv.respond, t("listener_failed", lang), plain_text(text))
         return
     try:
-        with services.db.session() as session:
-            ws = queries.workspace_id(session, team, enterprise)
+        ws = inv.request.workspace_id()
+        with inv.services.db.session() as session:
             story = queries.add_story(
-                session, ws, draft, author=author, channel=str(body.get("channel_id") or "")
+                session, ws, draft, author=author, channel=str(inv.body.get("channel_id") or "")
             )
     except DB_ERRORS as e:
-        log.error("could not save a quick log: %r", e)
-        apologise(respond, lang, plain_text(text))
+        log.error("could not save a quick log for team %s: %r", inv.request.team_id, e)
+        apologise(inv.respond, lang, plain_text(text))
         return
-    respond(blocks=confirmation_blocks(story, lang), text=t("saved", lang))
+    inv.respond(blocks=confirmation_blocks(story, lang), text=t("saved", lang))
 
 
-def show_list(services: Services, body: dict[str, Any], respond: Any, context: Any, lang: str) -> None:
-    team, enterprise = team_ids(context, body)
+def show_list(inv: Invocation) -> None:
+    """`/impact list` (or `mine`): the user's recent stories, with Edit and Delete."""
+    lang = inv.request.language
     try:
-        with services.db.session() as session:
-            ws = queries.workspace_id(session, team, enterprise)
-            stories = queries.stories_by_author(session, ws, str(user_of(context, body)), limit=10)
+        ws = inv.request.workspace_id()
+        with inv.services.db.session() as session:
+            stories = queries.stories_by_author(session, ws, str(inv.request.user_id), limit=10)
     except DB_ERRORS:
-        apologise(respond, lang)
+        apologise(inv.respond, lang)
         return
     if not stories:
-        say_ephemeral(respond, t("list.empty", lang))
+        say_ephemeral(inv.respond, t("list.empty", lang))
         return
-    respond(blocks=list_blocks(stories, t("list.title", lang), lang), text=t("list.title", lang))
+    inv.respond(blocks=list_blocks(stories, t("list.title", lang), lang), text=t("list.title", lang))
 
 
-def show_search(
-    services: Services, body: dict[str, Any], respond: Any, context: Any, lang: str, query: str
-) -> None:
-    words = [w for w in plain_text(query).split() if w]
+def show_search(inv: Invocation) -> None:
+    """`/impact search WORDS`: stories of this workspace containing every word."""
+    lang = inv.request.language
+    words = [w for w in plain_text(inv.rest).split() if w]
     if not words:
-        say_ephemeral(respond, t("search.usage", lang))
+        say_ephemeral(inv.respond, t("search.usage", lang))
         return
-    team, enterprise = team_ids(context, body)
     try:
-        with services.db.session() as session:
-            ws = queries.workspace_id(session, team, enterprise)
+        ws = inv.request.workspace_id()
+        with inv.services.db.session() as session:
             stories = queries.search_stories(session, ws, words, limit=10)
     except DB_ERRORS:
-        apologise(respond, lang)
+        apologise(inv.respond, lang)
         return
     query = " ".join(words)
     if not stories:
-        say_ephemeral(respond, query_text("search.empty", lang, query))
+        say_ephemeral(inv.respond, query_text("search.empty", lang, query))
         return
     title = query_text("search.title", lang, query)
-    respond(blocks=list_blocks(stories, title, lang), text=title)
+    inv.respond(blocks=list_blocks(stories, title, lang), text=title)
+
+
+# The words reserved as the first word of `/impact` (see bot.quicklog.RESERVED), and what they run.
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "list": Subcommand(show_list),
+    "mine": Subcommand(show_list),
+    "search": Subcommand(show_search),
+    "story": Subcommand(preview.preview_story, managers_only=True),
+    "schedule": Subcommand(schedules.open_schedule, managers_only=True),
+    "settings": Subcommand(schedules.open_settings, managers_only=True),
+}

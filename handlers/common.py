@@ -1,57 +1,29 @@
-"""What every listener needs: the workspace, the language, friendly errors."""
+"""What many listeners share: friendly errors, manager checks, and never raising after an ack."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
+from slack_bolt import Respond
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import Services
 from bot.managers import ManagerCheckUnavailable
-from bot.messages import language_for_locale, t
+from bot.messages import t
 from bot.render import echo_blocks, text_blocks
+from bot.services import Services
 from bot.slack_client import quick_client
-from storage import queries
+from handlers.context import Request
 
 log = logging.getLogger("impact.handlers")
 
 # Database errors that mean "try again later", not a bug in the request.
 DB_ERRORS = (SQLAlchemyError,)
 HINTED_ERRORS = ("not_in_channel", "channel_not_found")
-SLACK_USER = re.compile(r"^[UW][A-Z0-9]{1,30}$")
-
-
-def user_of(context: Any, body: dict[str, Any]) -> str | None:
-    """The Slack user ID who sent the request, or None when the payload has none that is valid."""
-    user = body.get("user")
-    candidate = context.get("user_id") or (user.get("id") if isinstance(user, dict) else None)
-    candidate = candidate or body.get("user_id")
-    return candidate if isinstance(candidate, str) and SLACK_USER.match(candidate) else None
-
-
-def team_ids(context: Any, body: dict[str, Any]) -> tuple[str, str]:
-    """(team_id, enterprise_id) of the request; org-wide installs fall back to the org."""
-    team = context.get("team_id") or body.get("team_id") or (body.get("team") or {}).get("id")
-    enterprise = context.get("enterprise_id") or ""
-    return str(team or enterprise or ""), str(enterprise or "")
-
-
-def workspace(services: Services, context: Any, body: dict[str, Any]) -> int:
-    """The workspace row id for this request (created on first use)."""
-    team, enterprise = team_ids(context, body)
-    with services.db.session() as session:
-        return queries.workspace_id(session, team, enterprise)
-
-
-def language(services: Services, body: dict[str, Any]) -> str:
-    """The user's Slack locale where Slack sends it, else the workspace default."""
-    locale = (body.get("user") or {}).get("locale") or body.get("locale")
-    return language_for_locale(locale, services.settings.language)
 
 
 def slack_error_text(error: Exception, lang: str) -> str:
@@ -64,7 +36,7 @@ def slack_error_text(error: Exception, lang: str) -> str:
     return t("slack_error.other", lang, error=code)
 
 
-def apologise(respond: Any, lang: str, typed: str = "") -> None:
+def apologise(respond: Respond, lang: str, typed: str = "") -> None:
     """Tell the user the database is unavailable; echo what they typed so nothing is lost."""
     if typed:
         respond(blocks=echo_blocks(t("db_unavailable", lang), typed), text=t("db_unavailable", lang))
@@ -72,7 +44,7 @@ def apologise(respond: Any, lang: str, typed: str = "") -> None:
         respond(text=t("db_unavailable_short", lang))
 
 
-def tell_failure(respond: Any, message: str, typed: str = "") -> None:
+def tell_failure(respond: Respond, message: str, typed: str = "") -> None:
     """An ephemeral note of what went wrong, echoing the user's text so nothing is lost."""
     if typed:
         respond(blocks=echo_blocks(message, typed), text=message)
@@ -85,25 +57,41 @@ def field_errors(errors: dict[str, tuple[str, dict[str, Any]]], lang: str) -> di
     return {field: t(mid, lang, **params) for field, (mid, params) in errors.items()}
 
 
-def say_ephemeral(respond: Any, text: str) -> None:
+def say_ephemeral(respond: Respond, text: str) -> None:
+    """A short ephemeral answer (catalog text, no user input)."""
     respond(blocks=text_blocks(text), text=text)
 
 
 def is_manager(
-    services: Services, client: Any, context: Any, body: dict[str, Any], *, before_ack: bool = False
+    services: Services, client: WebClient, request: Request, *, before_ack: bool = False
 ) -> bool | None:
     """Whether the user is a manager; None when Slack cannot say now (logged).
 
     Before an ack there is no time for Slack's retries: one short call, or a cached answer.
     """
-    team, _ = team_ids(context, body)
-    user = context.get("user_id") or (body.get("user") or {}).get("id") or body.get("user_id")
-    ask = quick_client(client) if before_ack and client is not None else client
+    if request.user_id is None:
+        return False
+    ask = quick_client(client) if before_ack else client
     try:
-        return services.managers.is_manager(ask, team, str(user))
+        return services.managers.is_manager(ask, request.team_id, request.user_id)
     except ManagerCheckUnavailable as e:
-        log.warning("could not check manager rights of %s in team %s: %s", user, team, e)
+        log.warning(
+            "could not check manager rights of %s in team %s: %s", request.user_id, request.team_id, e
+        )
         return None
+
+
+def refusal(manager: bool | None, lang: str) -> str:
+    """Why a manager action is not done: not a manager, or Slack could not say."""
+    return t("manager_only" if manager is False else "manager_check_failed", lang)
+
+
+def direct_message(client: WebClient, user: str, text: str) -> None:
+    """A direct message to a user; a failure is logged (there is no other way to reach them)."""
+    try:
+        client.chat_postMessage(channel=user, text=text)
+    except Exception as e:  # noqa: BLE001 - logged once, with the reason
+        log.warning("could not send a direct message to %s: %r", user, e)
 
 
 def never_raises(listener: Callable[..., None]) -> Callable[..., None]:
@@ -122,10 +110,8 @@ def never_raises(listener: Callable[..., None]) -> Callable[..., None]:
             ack = kwargs.get("ack")
             if ack is not None and getattr(ack, "response", None) is None:
                 raise
-            body = kwargs.get("body") or {}
-            team = (
-                body.get("team_id") or (body.get("team") or {}).get("id") if isinstance(body, dict) else None
-            )
+            context = kwargs.get("context")
+            team = context.get("team_id") if context is not None else None
             log.error("%s failed after its ack (team %s): %r", listener.__name__, team, e)
 
     return run

@@ -12,29 +12,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from slack_bolt import App, BoltContext, BoltRequest
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.app import Services
-from handlers.common import DB_ERRORS, log, never_raises, workspace
+from bot.services import Services
+from handlers.common import DB_ERRORS, log, never_raises
+from handlers.context import Request, request_of
 from storage import posts
 
 
-def register(app: Any, services: Services) -> None:
+def register(app: App, services: Services) -> None:
+    """Listen to reactions added and removed."""
+
     def on_reaction_added(
-        event: dict[str, Any], body: dict[str, Any], client: Any, context: Any, request: Any
+        event: dict[str, Any], client: WebClient, context: BoltContext, request: BoltRequest
     ) -> None:
-        count_reaction(services, event, body, context, client, added=True, retry=_is_retry(request))
+        count_reaction(services, event, request_of(context), client, added=True, retry=_is_retry(request))
 
     def on_reaction_removed(
-        event: dict[str, Any], body: dict[str, Any], client: Any, context: Any, request: Any
+        event: dict[str, Any], client: WebClient, context: BoltContext, request: BoltRequest
     ) -> None:
-        count_reaction(services, event, body, context, client, added=False, retry=_is_retry(request))
+        count_reaction(services, event, request_of(context), client, added=False, retry=_is_retry(request))
 
     app.event("reaction_added")(never_raises(on_reaction_added))
     app.event("reaction_removed")(never_raises(on_reaction_removed))
 
 
-def _is_retry(request: Any) -> bool:
+def _is_retry(request: BoltRequest) -> bool:
     headers = getattr(request, "headers", None) or {}
     return bool(headers.get("x-slack-retry-num"))
 
@@ -42,9 +47,8 @@ def _is_retry(request: Any) -> bool:
 def count_reaction(
     services: Services,
     event: dict[str, Any],
-    body: dict[str, Any],
-    context: Any,
-    client: Any,
+    request: Request,
+    client: WebClient,
     *,
     added: bool,
     retry: bool = False,
@@ -56,7 +60,7 @@ def count_reaction(
     if item.get("type") != "message" or not (channel and ts and user and reaction):
         return  # files, file comments and malformed events are not story posts
     try:
-        ws = workspace(services, context, body)
+        ws = request.workspace_id()
         with services.db.session() as session:
             if not posts.is_bot_post(session, ws, channel, ts):
                 log.debug("reaction %s by %s on %s/%s ignored: not a bot post", reaction, user, channel, ts)
@@ -75,7 +79,9 @@ def count_reaction(
         log.error("could not count reaction %s on %s/%s: %r", reaction, channel, ts, e)
 
 
-def _still_reacted(client: Any, channel: str, ts: str, user: str, reaction: str, *, default: bool) -> bool:
+def _still_reacted(
+    client: WebClient, channel: str, ts: str, user: str, reaction: str, *, default: bool
+) -> bool:
     """Whether `user`'s `reaction` is on the message now, per Slack; `default` if Slack can't say."""
     try:
         message = client.reactions_get(channel=channel, timestamp=ts, full=True).get("message") or {}

@@ -5,23 +5,27 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.app import Services
+from slack_bolt import Ack, App
+
+from bot.services import Services
 from handlers.common import log, never_raises
 
 ANY = re.compile(".*")
 
 
-def register(app: Any, services: Services) -> None:
-    def unknown_action(ack: Any, body: dict[str, Any]) -> None:
+def register(app: App, services: Services) -> None:
+    """Register the catch-alls; call last, since Bolt runs the first listener that matches."""
+
+    def unknown_action(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         ids = [a.get("action_id") for a in body.get("actions") or []]
         log.warning("no handler for action_id %s", ids)
 
-    def unknown_view(ack: Any, body: dict[str, Any]) -> None:
+    def unknown_view(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         log.warning("no handler for view callback_id %r", (body.get("view") or {}).get("callback_id"))
 
-    def unknown_shortcut(ack: Any, body: dict[str, Any]) -> None:
+    def unknown_shortcut(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         log.warning("no handler for shortcut callback_id %r", body.get("callback_id"))
 
@@ -33,5 +37,9 @@ def register(app: Any, services: Services) -> None:
     app.event(ANY)(never_raises(unknown_event))
     app.action(ANY)(never_raises(unknown_action))
     app.view(ANY)(never_raises(unknown_view))
-    app.view_closed(ANY)(lambda ack: ack())
+
+    def view_closed(ack: Ack) -> None:
+        ack()
+
+    app.view_closed(ANY)(never_raises(view_closed))
     app.shortcut(ANY)(never_raises(unknown_shortcut))

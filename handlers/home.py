@@ -2,35 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.app import Services
 from bot.home_view import COMPLAINT_LIMIT, RECENT_LIMIT, ManagerHome, home_view, unavailable_view
-from handlers.common import DB_ERRORS, is_manager, log, never_raises, workspace
+from bot.services import Services
+from handlers.common import DB_ERRORS, is_manager, log, never_raises
+from handlers.context import Request, request_of
 from storage import channels, queries
 from storage import home as hq
 from storage.models import utcnow
 
 
-def register(app: Any, services: Services) -> None:
-    def on_app_home_opened(event: dict[str, Any], body: dict[str, Any], client: Any, context: Any) -> None:
-        if event.get("tab") != "home" or not event.get("user"):
+def register(app: App, services: Services) -> None:
+    """Listen to users opening their Home tab."""
+
+    def on_app_home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        user = event.get("user")
+        if event.get("tab") != "home" or not isinstance(user, str) or not user:
             return  # the Messages and About tabs need nothing from us
-        publish_home(services, client, context, body, event["user"])
+        publish_home(services, client, replace(request_of(context), user_id=user))
 
     app.event("app_home_opened")(never_raises(on_app_home_opened))
 
 
-def publish_home(services: Services, client: Any, context: Any, body: dict[str, Any], user: str) -> None:
+def publish_home(services: Services, client: WebClient, request: Request) -> None:
     """Build the user's Home tab from the database and publish it with views.publish."""
+    user = request.user_id
+    if user is None:
+        return
     lang = services.settings.language
     # Ask Slack (cached) before opening a session, so no transaction waits on the network.
     # Slack unable to say (None) shows the Home tab every user sees.
-    manager = bool(is_manager(services, client, context, body))
+    manager = bool(is_manager(services, client, request))
     try:
-        ws = workspace(services, context, body)
+        ws = request.workspace_id()
         with services.db.session() as session:
             lang = queries.workspace_language(session, ws) or lang
             mine = hq.author_impact(session, ws, user)

@@ -4,65 +4,50 @@ from __future__ import annotations
 
 from typing import Any
 
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.app import Services
 from bot.messages import t
 from bot.modal import CALLBACK_ID, read_metadata, read_submission
 from bot.render import confirmation_blocks
+from bot.services import Services
 from bot.slack_client import SafeRespond
 from domain.story import Story, validate
-from handlers.common import (
-    DB_ERRORS,
-    field_errors,
-    is_manager,
-    language,
-    log,
-    never_raises,
-    team_ids,
-    user_of,
-)
+from handlers.common import DB_ERRORS, field_errors, is_manager, log, never_raises
+from handlers.context import request_of
 from storage import queries
 
 
-def register(app: Any, services: Services) -> None:
-    def story_submitted(
-        ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any, context: Any
-    ) -> None:
-        save_from_modal(services, ack, body, view, client, context)
+def register(app: App, services: Services) -> None:
+    """Listen to the story modal's submission."""
+
+    def story_submitted(ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        save_from_modal(services, ack, view, client, context)
 
     app.view(CALLBACK_ID)(never_raises(story_submitted))
 
 
 def save_from_modal(
-    services: Services,
-    ack: Any,
-    body: dict[str, Any],
-    view: dict[str, Any],
-    client: Any,
-    context: Any,
+    services: Services, ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     """Validate, then store before acking, so a failure keeps the modal open with its text."""
-    lang = language(services, body)
+    request = request_of(context)
+    lang, user = request.language, request.user_id
     draft = read_submission(view)
     errors = validate(draft)
     if errors:
-        ack(
-            response_action="errors",
-            errors=field_errors(errors, lang),
-        )
+        ack(response_action="errors", errors=field_errors(errors, lang))
         return
     meta = read_metadata(view)
-    user = user_of(context, body)
     if user is None:
         ack(response_action="errors", errors={"customer": t("listener_failed", lang)})
         return
-    team, enterprise = team_ids(context, body)
     story_id = _int_or_none(meta.get("story_id"))
     story: Story | None
     try:
+        ws = request.workspace_id()
         with services.db.session() as session:
-            ws = queries.workspace_id(session, team, enterprise)
             existing = queries.get_story(session, ws, story_id) if story_id else None
         if story_id and existing is None:
             ack(response_action="errors", errors={"customer": t("not_found", lang)})
@@ -70,7 +55,7 @@ def save_from_modal(
         if existing and existing.author != user:
             # Only a manager may change someone else's story. Asked outside any transaction,
             # with one short call: the answer must come inside Slack's 3 seconds.
-            manager = is_manager(services, client, context, body, before_ack=True)
+            manager = is_manager(services, client, request, before_ack=True)
             if manager is None:
                 ack(response_action="errors", errors={"customer": t("manager_check_failed", lang)})
                 return
@@ -85,7 +70,7 @@ def save_from_modal(
                     session, ws, draft, author=user, channel=str(meta.get("channel") or "")
                 )
     except DB_ERRORS as e:
-        log.error("could not save a modal submission for team %s: %r", team, e)
+        log.error("could not save a modal submission for team %s: %r", request.team_id, e)
         ack(response_action="errors", errors={"quote": t("db_unavailable_short", lang)})
         return
     ack()
@@ -101,7 +86,9 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def confirm(client: Any, user: str, meta: dict[str, Any], story: Story, lang: str, message_id: str) -> None:
+def confirm(
+    client: WebClient, user: str, meta: dict[str, Any], story: Story, lang: str, message_id: str
+) -> None:
     """Show the saved story to its author: via response_url, else ephemeral, else a DM.
 
     A fallback is taken only when the previous way provably did not show it (Slack refused);

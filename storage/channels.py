@@ -109,7 +109,7 @@ def list_schedules(
     Runs in the caller's transaction.
     """
     query = (
-        select(ScheduleRow, ChannelRow, Workspace.team_id)
+        select(ScheduleRow, ChannelRow, Workspace.team_id, Workspace.enterprise_id)
         .join(ChannelRow, ScheduleRow.channel_row_id == ChannelRow.id)
         .join(Workspace, ChannelRow.workspace_id == Workspace.id)
         .order_by(ChannelRow.workspace_id, ChannelRow.channel_id, ScheduleRow.kind)
@@ -134,8 +134,9 @@ def list_schedules(
             tags=tuple(channel.tags or ()),
             language=channel.language,
             skip_dates=tuple(channel.skip_dates or ()),
+            enterprise_id=enterprise or "",
         )
-        for sched, channel, team in session.execute(query)
+        for sched, channel, team, enterprise in session.execute(query)
     ]
 
 

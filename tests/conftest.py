@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from bot.app import Services, create_app
+from bot.app import create_app
 from bot.server import wsgi_app
+from bot.services import Services, build_services
 from bot.settings import Settings
 from storage.db import Database
 from tests.signing import post_signed
@@ -134,8 +135,8 @@ def make_app(standin: SlackStandin) -> Iterator[Any]:
         from waitress.server import create_server
 
         settings = make_settings(standin, db.url, **overrides)
-        services = Services(settings=settings, db=db)
-        app = create_app(settings, db, services=services)
+        services = build_services(settings, db)
+        app = create_app(services)
         server = create_server(wsgi_app(app, db), host="127.0.0.1", port=0, threads=4)
         servers.append(server)
         threading.Thread(target=server.run, daemon=True).start()

@@ -13,9 +13,9 @@ import pytest
 from slack_sdk.http_retry import builtin_handlers
 from sqlalchemy import select
 
-from bot.app import Services, create_app
 from bot.posting import METADATA_EVENT
 from bot.scheduler import SlotScheduler
+from bot.services import build_services
 from domain.schedule import ChannelSchedule, ScheduleSpec, slot_key
 from domain.story import Draft
 from storage import channels, posts, queries
@@ -37,9 +37,9 @@ def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def scheduler(standin: SlackStandin, db: Database, **overrides: Any) -> SlotScheduler:
     settings = make_settings(standin, db.url, **overrides)
-    services = Services(settings=settings, db=db)
-    app = create_app(settings, db, services=services)
-    return SlotScheduler(settings, db, services, app)
+    scheduler = build_services(settings, db).scheduler
+    assert scheduler is not None
+    return scheduler
 
 
 def setup_channel(

@@ -1,0 +1,49 @@
+"""The composition root: every object that lives as long as the process, built once, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.oauth.installation_store import InstallationStore
+from slack_sdk.oauth.state_store import OAuthStateStore
+
+from bot.clients import Clients
+from bot.managers import ManagerDirectory
+from bot.posting import Poster
+from bot.scheduler import SlotScheduler
+from bot.settings import Settings
+from storage.db import Database
+
+OAUTH_STATE_SECONDS = 600  # how long an install link stays valid
+
+
+@dataclass(frozen=True)
+class Services:
+    """What listeners, the scheduler and the command line share; handed to each of them."""
+
+    settings: Settings
+    db: Database
+    managers: ManagerDirectory
+    clients: Clients
+    poster: Poster
+    scheduler: SlotScheduler | None
+    installations: InstallationStore | None = None
+    oauth_states: OAuthStateStore | None = None
+
+
+def build_services(settings: Settings, db: Database, *, with_scheduler: bool = True) -> Services:
+    """Build the process's services; the scheduler is built but not started (`runtime` starts it)."""
+    installations: InstallationStore | None = None
+    states: OAuthStateStore | None = None
+    if settings.oauth_mode:
+        from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+        from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+        # Their tables are created by migration 0003, like every other table.
+        installations = SQLAlchemyInstallationStore(client_id=settings.client_id or "", engine=db.engine)
+        states = SQLAlchemyOAuthStateStore(expiration_seconds=OAUTH_STATE_SECONDS, engine=db.engine)
+    clients = Clients(settings, installations)
+    managers = ManagerDirectory(settings.managers, settings.manager_group)
+    poster = Poster(settings, db, managers, clients.for_team)
+    scheduler = SlotScheduler(settings, db, poster) if with_scheduler else None
+    return Services(settings, db, managers, clients, poster, scheduler, installations, states)

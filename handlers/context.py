@@ -1,0 +1,100 @@
+"""What a request is about, worked out once per request by a Bolt middleware.
+
+Every listener reads it with `request_of(context)` instead of digging through the payload.
+The workspace row is looked up (or created) only when a listener first asks for it, so a
+request that never touches the database never waits for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot.messages import language_for_locale
+from bot.services import Services
+from storage import queries
+from storage.db import Database
+
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]{1,30}$")
+
+
+@dataclass
+class Request:
+    """The team, enterprise, user and language of one request, and its workspace row on demand."""
+
+    team_id: str
+    enterprise_id: str
+    user_id: str | None
+    language: str
+    db: Database | None = field(default=None, repr=False)
+    _workspace: int | None = field(default=None, repr=False)
+
+    def workspace_id(self) -> int:
+        """The workspace row of this team (created on first use); asked once per request."""
+        if self._workspace is None:
+            assert self.db is not None, "a Request without a database cannot find its workspace"
+            with self.db.session() as session:
+                self._workspace = queries.workspace_id(session, self.team_id, self.enterprise_id)
+        return self._workspace
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One `/impact` subcommand being run: who asked, how to answer, and the rest of the text."""
+
+    services: Services
+    request: Request
+    body: dict[str, Any]
+    respond: Respond
+    client: WebClient
+    rest: str
+
+
+def user_of(context: BoltContext, body: dict[str, Any]) -> str | None:
+    """The Slack user ID who sent the request, or None when the payload has none that is valid."""
+    user = body.get("user")
+    candidate = context.get("user_id") or (user.get("id") if isinstance(user, dict) else None)
+    candidate = candidate or body.get("user_id")
+    return candidate if isinstance(candidate, str) and SLACK_USER.match(candidate) else None
+
+
+def team_ids(context: BoltContext, body: dict[str, Any]) -> tuple[str, str]:
+    """(team_id, enterprise_id) of the request; an org-wide install stands in with the org's id."""
+    team = body.get("team")
+    team = (
+        context.get("team_id") or body.get("team_id") or (team.get("id") if isinstance(team, dict) else None)
+    )
+    enterprise = context.get("enterprise_id") or ""
+    return str(team or enterprise or ""), str(enterprise or "")
+
+
+def build_request(services: Services, context: BoltContext, body: dict[str, Any]) -> Request:
+    """The request's values: the user's Slack locale where the payload carries one, else the default."""
+    team, enterprise = team_ids(context, body)
+    user = body.get("user")
+    locale = (user.get("locale") if isinstance(user, dict) else None) or body.get("locale")
+    language = language_for_locale(locale if isinstance(locale, str) else None, services.settings.language)
+    return Request(team, enterprise, user_of(context, body), language, services.db)
+
+
+def attach_request(services: Services) -> Callable[..., None]:
+    """The global middleware that builds the Request once and puts it in the context."""
+
+    def attach(context: BoltContext, body: dict[str, Any], next: Callable[[], None]) -> None:
+        context["impact_request"] = build_request(services, context, body)
+        next()
+
+    return attach
+
+
+def request_of(context: BoltContext) -> Request:
+    """The Request the middleware built for this request."""
+    found = context.get("impact_request")
+    if not isinstance(found, Request):
+        raise LookupError("no Request in the context: handlers.register_all adds the middleware")
+    return found
