@@ -20,7 +20,7 @@ from storage.models import (
 )
 
 
-def channel_row(session: Session, ws: int, channel_id: str) -> ChannelRow:
+def _channel_row(session: Session, ws: int, channel_id: str) -> ChannelRow:
     """The channel's row, created on first use (race-safe).
 
     Runs in the caller's transaction.
@@ -54,7 +54,7 @@ def set_channel_schedules(
 
     Runs in the caller's transaction.
     """
-    channel = channel_row(session, ws, channel_id)
+    channel = _channel_row(session, ws, channel_id)
     channel.tags = list(tags)
     channel.language = language
     channel.skip_dates = list(skip_dates or [])
@@ -169,7 +169,7 @@ def note_channel_error(session: Session, ws: int, channel_id: str, error: str | 
 
     Runs in the caller's transaction.
     """
-    channel = channel_row(session, ws, channel_id)
+    channel = _channel_row(session, ws, channel_id)
     if channel.last_error == error:
         return False
     channel.last_error = error
