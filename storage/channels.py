@@ -161,7 +161,7 @@ def channel_settings(session: Session, ws: int, channel_id: str) -> ChannelSetti
 
 def set_last_prompt(session: Session, ws: int, channel_id: str, prompt: str) -> None:
     """Runs in the caller's transaction."""
-    channel_row(session, ws, channel_id).last_prompt = prompt
+    _channel_row(session, ws, channel_id).last_prompt = prompt
 
 
 def note_channel_error(session: Session, ws: int, channel_id: str, error: str | None) -> bool:
