@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
@@ -87,9 +88,12 @@ def create_app(services: Services, *, identity: SlackIdentity | None = None) -> 
 
 def _oauth_settings(services: Services) -> OAuthSettings:
     settings = services.settings
+    # The install link follows SLACK_API_URL's host (GovSlack, proxies), not slack.com.
+    api = urlsplit(settings.api_url)
     return OAuthSettings(
         client_id=settings.client_id,
         client_secret=settings.client_secret,
+        authorization_url=f"{api.scheme}://{api.netloc}/oauth/v2/authorize",
         scopes=list(settings.scopes) or bot_scopes(),
         installation_store=services.installations,
         state_store=services.oauth_states,

@@ -58,14 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as e:
         print(f"impact-bot: {e}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Alembic and APScheduler narrate every step at INFO (a line per job run every sweep); an
-    # operator running the bot for years wants their warnings, and our own INFO lines.
-    for noisy in ("alembic", "apscheduler"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    from bot.logs import configure
+
+    configure(settings.log_level, settings.log_format)
     handlers: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
         "run": cmd_run,
         "migrate": cmd_migrate,

@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl
 
 from slack_sdk.signature import SignatureVerifier
 
+from bot.logs import set_about
+
 log = logging.getLogger("impact.http")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -70,6 +72,7 @@ def guard(inner: WSGIApp, signing_secret: str, path: str = "/slack/events") -> W
     verifier = SignatureVerifier(signing_secret)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        set_about()  # the server's threads are reused: forget what the previous request was about
         if environ.get("PATH_INFO") != path or environ.get("REQUEST_METHOD") != "POST":
             return inner(environ, start_response)
         try:

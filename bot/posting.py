@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.delivery import METADATA_EVENT as METADATA_EVENT
 from bot.delivery import Delivered, DeliveryUncertain, find_post, post_once
+from bot.logs import set_about
 from bot.managers import ManagerCheckUnavailable, ManagerDirectory
 from bot.messages import t
 from bot.prompts import BUILTIN_PROMPTS, next_prompt, prompt_blocks, prompt_fallback_text
@@ -31,6 +32,8 @@ log = logging.getLogger("impact.posting")
 
 # Errors that retrying cannot fix: report to managers once and give the slot up.
 CHANNEL_ERRORS = ("not_in_channel", "channel_not_found", "is_archived", "restricted_action")
+# The workspace's token is dead: no slot of it is retried; a reinstall brings a new token.
+AUTH_ERRORS = ("token_revoked", "invalid_auth", "account_inactive", "team_access_revoked", "not_authed")
 FRESH_VOICE = timedelta(days=30)
 
 
@@ -131,11 +134,20 @@ class Poster:
         """Post the slot unless another process has; returns what happened (for logs and tests)."""
         now = now or utcnow()
         ws, channel, kind = schedule.workspace_id, schedule.channel_id, schedule.spec.kind
+        set_about(team=schedule.team_id, channel=channel, slot=slot_key(channel, kind, slot_at))
         claim = claims.claim_slot(self.db, ws, channel, kind, slot_at, self.owner, self.lease, now)
         if claim is None:
             return "taken"
         key = slot_key(channel, kind, slot_at)
         client = self.client_for(schedule.team_id, schedule.enterprise_id)
+        if not client.token:
+            # Uninstalled (or never installed): no call is made; a reinstall resumes later slots.
+            with self.db.session() as session:
+                claims.finish_claim(
+                    session, claim.id, "skipped", note="the app is not installed in this workspace"
+                )
+            log.warning("slot %s skipped: the app is not installed in team %s", key, schedule.team_id)
+            return "skipped"
         if claim.recovered:
             # A process died holding this slot, or Slack's answer was lost: it may be posted.
             try:
@@ -167,6 +179,16 @@ class Poster:
                 ts = delivered.ts
             else:
                 ts, story = self._post_prompt(client, ws, channel, lang, key, now, slot_at, claim.id), None
+        except SlackApiError as e:
+            error = str(e.response.get("error"))
+            if e.response.status_code != 200 or error not in AUTH_ERRORS:
+                claims.release_claim(self.db, claim.id, note=f"retrying: {e!r}"[:500])
+                log.warning("slot %s will be retried: %r", key, e)
+                return "retry"
+            with self.db.session() as session:
+                claims.finish_claim(session, claim.id, "failed", note=error)
+            log.error("slot %s given up: Slack rejected the workspace's token (%s)", key, error)
+            return "failed"
         except ChannelProblem as e:
             with self.db.session() as session:
                 claims.finish_claim(session, claim.id, "failed", note=e.error)

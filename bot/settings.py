@@ -73,6 +73,7 @@ class Settings:
     timezone: str = "UTC"
     language: str = "en"
     log_level: str = "INFO"
+    log_format: str = "text"
     grace_hours: float = 6.0
     slot_lease_seconds: int = 600
     sweep_seconds: int = 30
@@ -212,6 +213,9 @@ def load_settings(
     log_level = (get("LOG_LEVEL") or "INFO").upper()
     if not isinstance(logging.getLevelName(log_level), int):
         raise SettingsError("LOG_LEVEL", "must be DEBUG, INFO, WARNING or ERROR")
+    log_format = (get("LOG_FORMAT") or "text").lower()
+    if log_format not in ("text", "json"):
+        raise SettingsError("LOG_FORMAT", "must be text (the default) or json, for one JSON object per line")
 
     grace_text = get("IMPACT_GRACE_HOURS") or "6"
     try:
@@ -247,6 +251,7 @@ def load_settings(
         timezone=timezone,
         language=language,
         log_level=log_level,
+        log_format=log_format,
         grace_hours=grace_hours,
         slot_lease_seconds=int(lease_text),
         sweep_seconds=int(sweep_text),

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.logs import set_about
 from bot.managers import ManagerCheckUnavailable
 from bot.messages import t
 from bot.render import echo_blocks, text_blocks
@@ -104,6 +105,10 @@ def never_raises(listener: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(listener)
     def run(**kwargs: Any) -> None:
+        # Listeners run on Bolt's worker threads: say again what their log lines are about.
+        request = (kwargs.get("context") or {}).get("impact_request")
+        if request is not None:
+            set_about(team=request.team_id, user=request.user_id)
         try:
             listener(**kwargs)
         except Exception as e:

@@ -15,6 +15,7 @@ from typing import Any
 from slack_bolt import BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.logs import set_about
 from bot.messages import language_for_locale
 from bot.services import Services
 from storage import queries
@@ -86,10 +87,19 @@ def attach_request(services: Services) -> Callable[..., None]:
     """The global middleware that builds the Request once and puts it in the context."""
 
     def attach(context: BoltContext, body: dict[str, Any], next: Callable[[], None]) -> None:
-        context["impact_request"] = build_request(services, context, body)
+        request = build_request(services, context, body)
+        context["impact_request"] = request
+        set_about(team=request.team_id, user=request.user_id, channel=channel_of(body))
         next()
 
     return attach
+
+
+def channel_of(body: dict[str, Any]) -> str | None:
+    """The channel a request came from, where the payload names one."""
+    channel = body.get("channel")
+    found = body.get("channel_id") or (channel.get("id") if isinstance(channel, dict) else None)
+    return found if isinstance(found, str) else None
 
 
 def request_of(context: BoltContext) -> Request:

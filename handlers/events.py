@@ -35,8 +35,33 @@ def register(app: App, services: Services) -> None:
     ) -> None:
         count_reaction(services, event, request_of(context), client, added=False, retry=_is_retry(request))
 
+    def on_uninstalled(event: dict[str, Any], context: BoltContext) -> None:
+        forget_installation(services, request_of(context), str(event.get("type") or ""))
+
+    app.event("app_uninstalled")(never_raises(on_uninstalled))
+    app.event("tokens_revoked")(never_raises(on_uninstalled))
     app.event("reaction_added")(never_raises(on_reaction_added))
     app.event("reaction_removed")(never_raises(on_reaction_removed))
+
+
+def forget_installation(services: Services, request: Request, why: str) -> None:
+    """The workspace uninstalled the app or revoked its tokens: delete its installation.
+
+    Its schedules stop in every process, because a workspace without an installation gets no
+    Web API call (see bot.posting); its stories stay until an operator purges them. A reinstall
+    stores a new installation, and the schedules go on from the next slot.
+    """
+    team, enterprise = request.team_id, request.enterprise_id or None
+    if services.installations is None:
+        log.error(
+            "%s for team %s: SLACK_BOT_TOKEN no longer works; reinstall the app and update it", why, team
+        )
+        return
+    org_wide = bool(enterprise) and team == enterprise
+    services.installations.delete_all(enterprise_id=enterprise, team_id=None if org_wide else team)
+    log.warning(
+        "%s: deleted the installation of team %s (enterprise %s); its stories stay", why, team, enterprise
+    )
 
 
 def _is_retry(request: BoltRequest) -> bool:

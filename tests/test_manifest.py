@@ -75,6 +75,8 @@ def test_manifest_has_command_shortcut_home_events_socket_mode() -> None:
     assert m["settings"]["socket_mode_enabled"] is True
     assert set(m["settings"]["event_subscriptions"]["bot_events"]) == {
         "app_home_opened",
+        "app_uninstalled",
         "reaction_added",
         "reaction_removed",
+        "tokens_revoked",
     }

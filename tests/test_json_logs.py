@@ -1,0 +1,39 @@
+"""LOG_FORMAT=json: every line a log shipper reads is one JSON object, naming team, user, slot."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tests import test_processes
+from tests.conftest import SECRET
+from tests.signing import command_body, post_signed
+from tests.slack_standin import SlackStandin
+from tests.test_processes import posts_to, prepare, wait_until
+
+bots = test_processes.bots  # the fixture that starts real bot processes
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_a_bot_process_logs_one_json_object_per_line(tmp_path: Path, bots: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'json.db'}"
+    # A story slot due a minute ago: the sweep posts it, and its lines name the slot.
+    slot = (datetime.now(UTC) - timedelta(minutes=1)).replace(second=0, microsecond=0)
+    prepare(url, "C1", slot).dispose()
+    with SlackStandin() as standin:
+        bot = bots("json", standin, url, LOG_FORMAT="json", LOG_LEVEL="DEBUG")
+        bot.wait_healthy()
+        body = command_body(text="Acme: they loved it", response_url=standin.response_url("x"))
+        assert post_signed(bot.url + "/slack/events", SECRET, body)[0] == 200
+        standin.wait_for("response_url", 1)
+        wait_until(lambda: len(posts_to(standin, "C1")) == 1, 20, "the slot's post")
+        bot.stop()
+    lines = json_lines(bot.log.read_text())  # fails on any line that is not JSON
+    assert lines and all({"time", "level", "message"} <= set(line) for line in lines)
+    assert any(line.get("team") == "T111" and line.get("user") == "U1" for line in lines)
+    assert any(line.get("slot", "").startswith("C1|story|") and line.get("team") == "T111" for line in lines)
