@@ -25,7 +25,9 @@ def wsgi_app(app: App, db: Database) -> Callable[..., Iterable[bytes]]:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             # One `SELECT 1` with a deadline: a hung database gives 503 in time, never a hung check.
             healthy = db.ping()
-            body = json.dumps({"status": "ok" if healthy else "database unavailable"}).encode()
+            # Which database was checked (back end and host, never credentials), for the operator.
+            status = "ok" if healthy else "database unavailable"
+            body = json.dumps({"status": status, "database": db.describe()}).encode()
             start_response(
                 "200 OK" if healthy else "503 Service Unavailable",
                 [

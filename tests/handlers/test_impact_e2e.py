@@ -296,7 +296,7 @@ def test_views_open_error_gives_hint_and_echo(running: RunningApp) -> None:
 def test_healthz(running: RunningApp) -> None:
     with urllib.request.urlopen(running.url + "/healthz") as resp:
         assert resp.status == 200
-        assert json.loads(resp.read()) == {"status": "ok"}
+        assert json.loads(resp.read()) == {"status": "ok", "database": {"backend": "sqlite"}}
 
 
 def test_oauth_mode_serves_the_install_page(make_app: Any, db: Any) -> None:
