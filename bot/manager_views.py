@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,8 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     CheckboxesElement,
+    ConversationFilter,
+    ConversationSelectElement,
     InputBlock,
     Option,
     PlainTextInputElement,
@@ -36,6 +39,8 @@ MAX_PROMPTS = 50
 MAX_PROMPT_LENGTH = 300
 VALUE_LIMIT = 2000  # Slack's limit for a button value
 PREVIEW_POST_BLOCKS = 45  # heading, two dividers and the buttons make 49 of Slack's 50
+# Public and private channels take complaints; direct messages do not.
+IMPROVEMENT_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,30}$")
 
 
 @dataclass(frozen=True)
@@ -192,8 +197,26 @@ def schedule_lines(specs: list[ScheduleSpec], skip_dates: list[str], now: dateti
     return "\n".join(lines)
 
 
-def settings_modal(lang: str, prompts: list[str], language: str | None) -> dict[str, Any]:
-    """Workspace settings: custom stand-up prompts (one per line) and the default language."""
+def _improvement_channel_select(lang: str, current: str | None) -> InputBlock:
+    """The improvement channel for complaints: an optional channel picker (no DMs)."""
+    return InputBlock(
+        block_id="improvement_channel",
+        label=t("settings.improvement_channel", lang),
+        hint=t("settings.improvement_hint", lang),
+        optional=True,
+        element=ConversationSelectElement(
+            action_id="value",
+            initial_conversation=current if current and IMPROVEMENT_CHANNEL.match(current) else None,
+            filter=ConversationFilter(include=["public", "private"], exclude_bot_users=True),
+        ),
+    )
+
+
+def settings_modal(
+    lang: str, prompts: list[str], language: str | None, improvement_channel: str | None = None
+) -> dict[str, Any]:
+    """Workspace settings: the improvement channel for complaints, custom stand-up prompts (one
+    per line) and the default language."""
     return View(
         type="modal",
         callback_id=SETTINGS_CALLBACK,
@@ -201,10 +224,28 @@ def settings_modal(lang: str, prompts: list[str], language: str | None) -> dict[
         submit=t("modal.submit", lang),
         close=t("modal.cancel", lang),
         blocks=[
+            _improvement_channel_select(lang, improvement_channel),
             _text("prompts", t("settings.prompts", lang), "\n".join(prompts), multiline=True),
             _language_select(lang, language),
         ],
     ).to_dict()
+
+
+def read_improvement_channel(
+    view: dict[str, Any],
+) -> tuple[str | None, dict[str, tuple[str, dict[str, Any]]]]:
+    """(the chosen improvement channel or None, {}), or (None, {block_id: error}) for a choice
+    that is not a channel (a direct message, junk)."""
+    values = view.get("state", {}).get("values", {})
+    element = (values.get("improvement_channel", {}) or {}).get("value", {}) or {}
+    if not isinstance(element, dict):
+        return None, {}
+    chosen = element.get("selected_conversation") or element.get("selected_channel")
+    if chosen in (None, ""):
+        return None, {}
+    if not isinstance(chosen, str) or not IMPROVEMENT_CHANNEL.match(chosen):
+        return None, {"improvement_channel": ("error.improvement_channel", {})}
+    return chosen, {}
 
 
 def read_settings_form(

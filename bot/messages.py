@@ -211,6 +211,63 @@ EN: dict[str, str] = {
     "prompt.voice": "*Voice of the customer*",
     "manager_only": "Only managers can do that. Ask a manager, or see `/impact help`.",
     "unknown_action": "Sorry, I didn't understand that button. Please try again.",
+    # Complaints
+    "complaint.a_customer": "A customer",
+    "complaint.header": "Complaint: {customer}",
+    "complaint.header_anonymous": "Complaint: a customer",
+    "complaint.text": "Complaint from {customer}:",
+    "complaint.text_resolved": "Resolved complaint from {customer}:",
+    "complaint.cost": "*What it cost them:* {impact}",
+    "complaint.logged_by": "Logged by {author}",
+    "complaint.credited": "With {people}",
+    "complaint.state.open": ":red_circle: *Open.* Who will own this?",
+    "complaint.state.owned": ":large_yellow_circle: *Owned by* {owner} since {date}",
+    "complaint.state.resolved": ":white_check_mark: *Resolved* by {resolver} on {date}",
+    "complaint.change": "*What we changed:* {change}",
+    "button.own": "I'll own this",
+    "button.resolved": "Resolved",
+    "complaint.owned_by_other": "{owner} already owns this complaint (since {date}).",
+    "complaint.owned_by_you": "You already own this complaint.",
+    "complaint.already_resolved": "This complaint was already resolved by {resolver} on {date}.",
+    "complaint.already_resolved_inline": "Someone resolved this complaint in the meantime; see its message.",
+    "complaint.gone": "That complaint no longer exists.",
+    "complaint.resolve.title": "What did we change?",
+    "complaint.resolve.submit": "Resolve",
+    "complaint.resolve.label": "What did we change?",
+    "complaint.resolve.hint": (
+        "What is different now, for this customer and the next one? "
+        "Whoever logged the complaint will hear it."
+    ),
+    "complaint.resolved_dm": "The complaint you logged from *{customer}* was resolved by {resolver}.",
+    "complaint.resolved_dm_credited": (
+        "A complaint you were credited on (*{customer}*) was resolved by {resolver}."
+    ),
+    "complaint.resolved_dm_text": "A complaint from {customer} was resolved: here is what we changed.",
+    "complaint.nudge": (
+        "Now tell {customer} what changed because they spoke up: hearing back is what turns "
+        "a complaint into trust."
+    ),
+    "complaint.nudge_credited": (
+        "If you're in touch with the customer, tell them what changed because they spoke up."
+    ),
+    "complaint.channel_error_dm": (
+        "I couldn't post a complaint in <#{channel}> ({error}). Invite me there with "
+        "`/invite @Impact`, then save `/impact settings` again to post the complaints waiting. "
+        "Until then they wait in my App Home. I won't repeat this message for this channel."
+    ),
+    "settings.improvement_channel": "Improvement channel for complaints",
+    "settings.improvement_hint": (
+        "Complaints are posted there with I'll own this and Resolved. Invite me to the channel."
+    ),
+    "settings.improvement_saved": "Complaints go to <#{channel}>.",
+    "settings.complaints_waiting": (
+        "Complaints waiting for that channel: {count}. I'm posting them there now."
+    ),
+    "settings.complaints_refused": (
+        "I couldn't post the complaints waiting in <#{channel}> ({error}). Invite me there with "
+        "`/invite @Impact` and save the settings again; until then they wait in my App Home."
+    ),
+    "error.improvement_channel": "Choose a channel, not a direct message.",
 }
 
 CATALOG: dict[str, dict[str, str]] = {"en": EN, "de": {}, "nl": {}}

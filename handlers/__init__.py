@@ -13,6 +13,7 @@ from bot.services import Services
 from handlers import (
     actions,
     commands,
+    complaints,
     context,
     events,
     fallbacks,
@@ -27,7 +28,7 @@ from handlers import (
 def register_all(app: App, services: Services) -> None:
     """Register the request middleware and every listener; the catch-alls go last."""
     app.use(context.attach_request(services))
-    for module in (commands, preview, schedules, views, actions, shortcuts, events, home):
+    for module in (commands, preview, schedules, views, actions, complaints, shortcuts, events, home):
         module.register(app, services)
     # Bolt runs the first listener that matches, so the catch-alls must come last.
     fallbacks.register(app, services)

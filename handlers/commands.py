@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.complaints import complaint_saved
 from bot.messages import t
 from bot.quicklog import parse_quick_log, plain_text, split_command
 from bot.render import confirmation_blocks, list_blocks, query_text, text_blocks
@@ -117,6 +118,8 @@ def quick_log(inv: Invocation) -> None:
         apologise(inv.respond, lang, plain_text(text))
         return
     inv.respond(blocks=confirmation_blocks(story, lang), text=t("saved", lang))
+    # After the confirmation: a complaint goes to the improvement channel (never raises).
+    complaint_saved(inv.services, inv.client, inv.request.team_id, ws, story)
 
 
 def show_list(inv: Invocation) -> None:

@@ -14,6 +14,7 @@ from bot.services import Services
 from handlers.common import DB_ERRORS, is_manager, log, never_raises
 from handlers.context import Request, request_of
 from storage import channels, queries
+from storage import complaints as complaint_store
 from storage import home as hq
 from storage.models import utcnow
 
@@ -48,7 +49,14 @@ def publish_home(services: Services, client: WebClient, request: Request) -> Non
             recent = hq.recent_stories(session, ws, RECENT_LIMIT, exclude_kinds=("complaint",))
             extra = None
             if manager:
-                count, complaints = hq.open_complaints(session, ws, COMPLAINT_LIMIT)
+                # Open or owned, not resolved; imported complaints too (they are never posted).
+                count = complaint_store.count_open(session, ws)
+                complaints = [
+                    c.story
+                    for c in complaint_store.open_complaints(
+                        session, ws, limit=COMPLAINT_LIMIT, newest_first=True
+                    )
+                ]
                 extra = ManagerHome(channels.list_schedules(session, ws), count, complaints)
         view = home_view(lang, mine, recent, utcnow(), extra)
     except DB_ERRORS as e:

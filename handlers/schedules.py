@@ -8,9 +8,11 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
+from bot.complaints import post_waiting
 from bot.manager_views import (
     SCHEDULE_CALLBACK,
     SETTINGS_CALLBACK,
+    read_improvement_channel,
     read_schedule_form,
     read_settings_form,
     schedule_lines,
@@ -35,6 +37,7 @@ from handlers.common import (
 from handlers.context import Invocation, request_of
 from handlers.preview import CHANNEL_ID
 from storage import channels, queries
+from storage import complaints as complaint_store
 from storage.models import utcnow
 
 
@@ -147,18 +150,20 @@ def metadata(view: dict[str, Any]) -> dict[str, Any]:
 
 
 def open_settings(inv: Invocation) -> None:
-    """`/impact settings`: the workspace's custom prompts and language."""
+    """`/impact settings`: the improvement channel, the workspace's custom prompts and language."""
     lang = inv.request.language
     try:
         ws = inv.request.workspace_id()
         with inv.services.db.session() as session:
             prompts = channels.custom_prompts(session, ws)
             ws_lang = queries.workspace_language(session, ws)
+            improvement = complaint_store.improvement_channel(session, ws)
     except DB_ERRORS:
         apologise(inv.respond, lang)
         return
+    view = settings_modal(lang, prompts, ws_lang, improvement)
     try:
-        inv.client.views_open(trigger_id=inv.body["trigger_id"], view=settings_modal(lang, prompts, ws_lang))
+        inv.client.views_open(trigger_id=inv.body["trigger_id"], view=view)
     except Exception as e:  # noqa: BLE001 - Slack errors, timeouts and dropped connections alike
         log.warning("views.open failed for team %s: %r", inv.request.team_id, e)
         say_ephemeral(inv.respond, slack_error_text(e, lang))
@@ -167,7 +172,8 @@ def open_settings(inv: Invocation) -> None:
 def save_settings(
     services: Services, ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
-    """Store the custom prompts and the workspace language; managers only."""
+    """Store the improvement channel, the custom prompts and the workspace language; managers
+    only. Then post, once each, the complaints that were waiting for an improvement channel."""
     request = request_of(context)
     lang, user = request.language, request.user_id
     manager = is_manager(services, client, request, before_ack=True)
@@ -175,6 +181,8 @@ def save_settings(
         ack(response_action="errors", errors={"prompts": refusal(manager, lang)})
         return
     prompts, ws_lang, errors = read_settings_form(view)
+    improvement, channel_errors = read_improvement_channel(view)
+    errors = {**channel_errors, **errors}
     if errors:
         ack(response_action="errors", errors=field_errors(errors, lang))
         return
@@ -183,8 +191,31 @@ def save_settings(
         with services.db.session() as session:
             channels.set_custom_prompts(session, ws, prompts, user)
             queries.set_workspace_language(session, ws, ws_lang)
+            complaint_store.set_improvement_channel(session, ws, improvement)
+            waiting = complaint_store.count_unposted(session, ws) if improvement else 0
     except DB_ERRORS:
         ack(response_action="errors", errors={"prompts": t("db_unavailable_short", lang)})
         return
     ack()
-    direct_message(client, user, t("settings.saved", lang, count=len(prompts)))
+    said = [t("settings.saved", lang, count=len(prompts))]
+    if improvement:
+        said.append(t("settings.improvement_saved", lang, channel=improvement))
+    if waiting:
+        said.append(t("settings.complaints_waiting", lang, count=waiting))
+    direct_message(client, user, " ".join(said))
+    if improvement and waiting:
+        post_waiting_complaints(services, client, ws, improvement, user, lang)
+
+
+def post_waiting_complaints(
+    services: Services, client: WebClient, ws: int, channel: str, manager: str, lang: str
+) -> None:
+    """Post the complaints waiting for the improvement channel; when Slack refuses the channel,
+    tell the manager who set it (and remember it, so other managers are not told again)."""
+    report = post_waiting(services, client, ws, channel)
+    if report.problem is None:
+        return
+    with services.db.session() as session:
+        channels.note_channel_error(session, ws, channel, report.problem)
+    text = t("settings.complaints_refused", lang, channel=channel, error=report.problem)
+    direct_message(client, manager, text)

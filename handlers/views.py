@@ -8,6 +8,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.complaints import complaint_saved
 from bot.messages import t
 from bot.modal import CALLBACK_ID, read_metadata, read_submission
 from bot.render import confirmation_blocks
@@ -77,6 +78,8 @@ def save_from_modal(
     if story is None:
         return
     confirm(client, user, meta, story, lang, "updated" if story_id else "saved")
+    # After the confirmation: a complaint goes to the improvement channel (never raises).
+    complaint_saved(services, client, request.team_id, ws, story)
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -195,6 +195,42 @@ class CustomPrompt(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class ComplaintRow(Base):
+    """A complaint's life cycle (open -> owned -> resolved, each with its time) and its one post
+    in the improvement channel. One row per complaint story logged in Slack; an imported
+    complaint has none until someone acts on it, and is open since its story was logged."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (
+        UniqueConstraint("story_id", name="uq_complaint_story"),
+        Index("ix_complaints_workspace_state", "workspace_id", "state", "opened_at"),
+        Index("ix_complaints_workspace_resolved", "workspace_id", "resolved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    # open | owned | resolved
+    state: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    owner: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    owned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # resolved_at - opened_at in whole seconds, so the median is one ordered query on any database.
+    resolution_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)  # "What did we change?"
+    channel_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A process is posting it since then; after the lease another may take over (checking first).
+    post_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # An earlier post's answer was lost: the channel's history since then is read before posting.
+    post_check_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Slack's refusal at the last try (not_in_channel, ...), shown to managers.
+    post_error: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 # The OAuth tables of slack_sdk's SQLAlchemyInstallationStore and SQLAlchemyOAuthStateStore
 # (default names), column for column, so that migration 0003 creates them and Alembic's
 # comparison knows them. The stores read and write them through their own Table objects;
