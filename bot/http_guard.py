@@ -88,7 +88,7 @@ def guard(inner: WSGIApp, signing_secret: str, path: str = "/slack/events") -> W
             return _answer(start_response, "400 Bad Request", "body is not UTF-8")
         stamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or ""
         signature = environ.get("HTTP_X_SLACK_SIGNATURE") or ""
-        if not stamp.isdigit():
+        if not (stamp.isascii() and stamp.isdigit()):
             log.warning("rejected a request with timestamp header %r", stamp[:40])
             return _answer(start_response, "400 Bad Request", "bad timestamp header")
         if abs(time.time() - int(stamp)) > MAX_AGE_SECONDS or not verifier.is_valid(body, stamp, signature):

@@ -200,3 +200,12 @@ def test_bodies_from_nowhere_and_odd_timestamps_get_a_4xx_or_a_clear_answer(
     except ValueError:
         pass  # a header urllib itself refuses to send (control characters) never reaches the app
     only_sound_stories_kept(running)
+
+
+def test_a_timestamp_of_unicode_digits_is_a_400_not_a_500(running: RunningApp) -> None:
+    # '²'.isdigit() is True but int('²') raises: found by the property above.
+    body = command_body(text="Acme: fine", response_url=running.standin.response_url("fuzz"))
+    for stamp in ("²", "１２３", "٣"):
+        headers = signed_headers(SECRET, body)
+        headers["X-Slack-Request-Timestamp"] = stamp
+        assert send(running, body, headers)[0] == 400

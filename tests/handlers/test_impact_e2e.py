@@ -303,7 +303,8 @@ def test_oauth_mode_serves_the_install_page(make_app: Any, db: Any) -> None:
     app = make_app(db, bot_token=None, client_id="111.222", client_secret="shh")
     with urllib.request.urlopen(app.url + "/slack/install") as resp:
         page = resp.read().decode()
-    assert resp.status == 200 and "slack.com/oauth/v2/authorize" in page and "client_id=111.222" in page
+    authorize = app.standin.base_url.removesuffix("/api/") + "/oauth/v2/authorize"  # SLACK_API_URL's host
+    assert resp.status == 200 and authorize in page and "client_id=111.222" in page
     assert "chat%3Awrite" in page or "chat:write" in page
 
 
