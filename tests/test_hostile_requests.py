@@ -205,7 +205,7 @@ def test_bodies_from_nowhere_and_odd_timestamps_get_a_4xx_or_a_clear_answer(
 def test_a_timestamp_of_unicode_digits_is_a_400_not_a_500(running: RunningApp) -> None:
     # '²'.isdigit() is True but int('²') raises: found by the property above.
     body = command_body(text="Acme: fine", response_url=running.standin.response_url("fuzz"))
-    for stamp in ("²", "１２３", "٣"):
+    for stamp in ("²", "¹²³", "1²"):  # Latin-1, so the header can be sent at all
         headers = signed_headers(SECRET, body)
         headers["X-Slack-Request-Timestamp"] = stamp
         assert send(running, body, headers)[0] == 400
