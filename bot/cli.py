@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -42,8 +43,11 @@ def parser() -> argparse.ArgumentParser:
     post = sub.add_parser("post-story", help="post a customer story now")
     post.add_argument("--channel", required=True)
     post.add_argument("--team", help=f"needed when the bot serves several workspaces: {TEAM_HELP}")
-    purge = sub.add_parser("purge", help="erase a customer's stories (data-protection requests)")
-    purge.add_argument("--customer", required=True)
+    purge = sub.add_parser(
+        "purge",
+        help="erase a customer's stories and redact the bot's Slack messages that named them",
+    )
+    purge.add_argument("--customer", required=True, help="the customer's name: exact, in any case")
     purge.add_argument("--team", help=f"needed when the bot serves several workspaces: {TEAM_HELP}")
     return p
 
@@ -142,7 +146,9 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from storage import queries
 
     try:
-        text = args.file.read_text(encoding="utf-8-sig")
+        # newline="": a line break inside a quoted cell is the csv module's to read, unchanged.
+        with open(args.file, encoding="utf-8-sig", newline="") as f:
+            text = f.read()
         accepted, rejected = read_csv(text)
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise CommandError(f"{args.file}: {e}") from None
@@ -154,7 +160,15 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             if queries.has_story(session, ws, row.draft.customer, row.draft.quote):
                 skipped += 1
                 continue
-            queries.add_story(session, ws, row.draft, author=row.author, created_at=row.created_at)
+            queries.add_story(
+                session,
+                ws,
+                row.draft,
+                author=row.author,
+                channel=row.channel,
+                created_at=row.created_at,
+                updated_at=row.updated_at,
+            )
             imported += 1
     for r in rejected:
         print(f"line {r.line}: rejected: {r.reason}", file=sys.stderr)
@@ -163,6 +177,8 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """Every live story of the workspace, every field: the command line is for operators, so
+    anonymous customers are named here (and CSV cells never start a spreadsheet formula)."""
     from bot.transfer import export_csv, export_json
     from storage import queries
 
@@ -174,17 +190,38 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
             if not known and not args.team
             else queries.live_stories(session, _workspace(session, args.team))
         )
+    if args.format == "csv" and isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(newline="")  # the CSV's own CR LF, never translated again
     sys.stdout.write(export_csv(stories) if args.format == "csv" else export_json(stories))
     return 0
 
 
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    """Erase the customer's stories, redact the bot's Slack messages that carried them, and
+    report; exit 0 once the stories are erased, even when some messages could not be reached."""
+    from slack_sdk import WebClient
+
+    from bot.purge import purge_customer
+    from bot.services import build_services
     from storage import queries
 
+    customer = args.customer.strip()
+    if not customer:
+        raise CommandError("--customer: give the customer's name as stored (any case)")
     db = open_database(settings)
     with db.session() as session:
-        count = queries.purge_customer(session, _workspace(session, args.team), args.customer)
-    print(f"erased {count} stories of {args.customer}")
+        ws = _workspace(session, args.team)
+        key = queries.workspace_key(session, ws)
+
+    def client() -> WebClient | None:
+        # Built only when a message is owed a redaction: a purge with nothing in Slack needs no token.
+        services = build_services(settings, db, with_scheduler=False)
+        if not services.clients.token_for(key.team_id, key.enterprise_id):
+            return None
+        return services.clients.for_team(key.team_id, key.enterprise_id)
+
+    report = purge_customer(db, ws, customer, client, settings.language, key.label)
+    print("\n".join(report.lines()))
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from bot.render import HEADER_LIMIT, button_text, context, escape, mrkdwn, secti
 from domain.home import AuthorImpact
 from domain.schedule import ChannelSchedule
 from domain.story import Story
+from domain.viewer import Viewer
 
 HOME_BLOCK_LIMIT = 100  # Slack's limit for a Home tab view
 RECENT_LIMIT = 5
@@ -54,14 +55,7 @@ def _context(text: str) -> ContextBlock:
     return context(text)
 
 
-def _shown_customer(story: Story, lang: str) -> Story:
-    """Everyone sees this list, so stories with anonymous consent lose the customer's name."""
-    if story.consent == "anonymous":
-        return replace(story, customer=t("home.anonymous", lang), contact="")
-    return story
-
-
-def _mine_blocks(mine: AuthorImpact, recent: Sequence[Story], lang: str) -> list[Block]:
+def _mine_blocks(mine: AuthorImpact, recent: Sequence[Story], lang: str, viewer: Viewer) -> list[Block]:
     stats = t("home.mine.stats", lang, stories=mine.stories, featured=mine.featured, reactions=mine.reactions)
     blocks: list[Block] = [_header(t("home.mine.title", lang)), _section(stats)]
     if mine.stories == 0:
@@ -70,11 +64,12 @@ def _mine_blocks(mine: AuthorImpact, recent: Sequence[Story], lang: str) -> list
     if not recent:
         blocks.append(_section(t("home.recent.empty", lang)))
     for story in recent[:RECENT_LIMIT]:
-        blocks.append(_section(story_summary(_shown_customer(story, lang))))
+        # Anonymous stories name their customer only to their author and managers.
+        blocks.append(_section(story_summary(story, viewer, lang)))
     return blocks
 
 
-def _complaint_blocks(manager: ManagerHome, lang: str) -> list[Block]:
+def _complaint_blocks(manager: ManagerHome, lang: str, viewer: Viewer) -> list[Block]:
     blocks: list[Block] = [
         DividerBlock(),
         _header(t("home.complaints.title", lang, count=manager.open_complaints)),
@@ -82,7 +77,7 @@ def _complaint_blocks(manager: ManagerHome, lang: str) -> list[Block]:
     shown = list(manager.complaints[:COMPLAINT_LIMIT])
     if not shown:
         blocks.append(_section(t("home.complaints.empty", lang)))
-    blocks += [_section(story_summary(story)) for story in shown]
+    blocks += [_section(story_summary(story, viewer, lang)) for story in shown]
     if manager.open_complaints > len(shown) > 0:
         blocks.append(
             _context(t("home.complaints.more", lang, shown=len(shown), count=manager.open_complaints))
@@ -140,12 +135,15 @@ def home_view(
     recent: Sequence[Story],
     now: datetime,
     manager: ManagerHome | None = None,
+    *,
+    viewer: Viewer,
 ) -> dict[str, Any]:
-    """The Home tab: the user's own impact and recent voices; for managers also schedules
-    with Post now and the open complaints. All user text is escaped by story_summary."""
-    blocks = _mine_blocks(mine, recent, lang)
+    """The Home tab as `viewer` (whose tab it is) may see it: their own impact and recent
+    voices; for managers also schedules with Post now and the open complaints. All user text
+    is escaped by story_summary, and anonymous customers are named only as `viewer` may see."""
+    blocks = _mine_blocks(mine, recent, lang, viewer)
     if manager is not None:
-        complaints = _complaint_blocks(manager, lang)
+        complaints = _complaint_blocks(manager, lang, viewer)
         budget = HOME_BLOCK_LIMIT - len(blocks) - len(complaints)
         blocks += _schedule_blocks(manager, now, lang, budget)
         blocks += complaints

@@ -103,6 +103,7 @@ EN: dict[str, str] = {
     # Story rendering
     "story.header": "Customer of the week: {customer}",
     "story.header_anonymous": "Customer of the week: a customer",
+    "story.anonymous": "A customer",
     "story.said": "— {contact}, {customer}",
     "story.said_customer": "— {customer}",
     "story.what_changed": "*What changed:* {impact}",
@@ -121,6 +122,10 @@ EN: dict[str, str] = {
     "credited.dm": (
         "A customer story you made possible ({customer}) was just featured in <#{channel}>: {permalink}"
     ),
+    "credited.dm_anonymous": (
+        "A customer story you made possible was just featured in <#{channel}>: {permalink}"
+    ),
+    "purged.text": "This story was removed at the customer's request.",
     "channel_error.dm": (
         "I couldn't post the scheduled {kind} in <#{channel}> ({error}). "
         "Invite me with `/invite @Impact` in that channel, or remove its schedule with "

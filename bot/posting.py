@@ -24,6 +24,7 @@ from bot.selection import ChannelHistory, choose_story, invitation_blocks
 from bot.settings import Settings
 from domain.schedule import ChannelSchedule, slot_key
 from domain.story import Story, is_user_id
+from domain.viewer import Viewer
 from storage import channels, claims, posts, queries
 from storage.db import Database
 from storage.models import utcnow
@@ -392,21 +393,41 @@ class Poster:
         lang: str,
         permalink: str | None = None,
     ) -> None:
-        """Tell the author and the credited colleagues that their story was featured."""
+        """Tell the author and the credited colleagues that their story was featured.
+
+        Each direct message sent is recorded (kind "dm"), so `purge` can redact it later.
+        """
         link = permalink if permalink is not None else self.permalink(client, channel, ts)
-        # A direct message to people who know the customer: the name is fine even when the
-        # channel post was anonymous.
-        customer = notification_text(story.customer, 200)
         recipients = [(story.author, "featured.dm")] if is_user_id(story.author) else []
         recipients += [(u, "credited.dm") for u in credited_users(story) if u != story.author]
         for user, message_id in recipients:
-            text = t(message_id, lang, customer=customer, channel=channel, permalink=link)
+            # Under anonymous consent only the author reads the customer's name here: manager
+            # rights are not looked up for a DM, so a credited manager gets the anonymous text.
+            if Viewer(user).sees_names(story):
+                customer = notification_text(story.customer, 200)
+                text = t(message_id, lang, customer=customer, channel=channel, permalink=link)
+            else:
+                text = t("credited.dm_anonymous", lang, channel=channel, permalink=link)
             try:
-                client.chat_postMessage(channel=user, text=text)
+                sent = client.chat_postMessage(channel=user, text=text)
             except SlackApiError as e:
                 log.warning("could not tell %s: %s", user, e.response.get("error"))
+                continue
             except Exception as e:  # noqa: BLE001 - never resent: the DM may have arrived
                 log.warning("could not tell %s: %r", user, e)
+                continue
+            self._record_dm(story, str(sent.get("channel") or ""), str(sent.get("ts") or ""))
+
+    def _record_dm(self, story: Story, dm_channel: str, ts: str) -> None:
+        """Remember a direct message naming the story; a failure is logged (the DM is out)."""
+        if not dm_channel or not ts:
+            log.warning("a direct message about story %s came back without channel or ts", story.id)
+            return
+        try:
+            with self.db.session() as session:
+                posts.add_post(session, story.workspace_id, dm_channel, ts, "dm", story.id)
+        except Exception as e:  # noqa: BLE001 - purge cannot redact this DM; said once in the log
+            log.warning("could not record the direct message %s/%s: %r", dm_channel, ts, e)
 
     def report_channel_problem(
         self, client: WebClient, schedule: ChannelSchedule, error: str, lang: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,7 @@ from slack_sdk.models.blocks import (
 
 from bot.messages import t
 from domain.story import MAX_CREDITED, Story, clean_text, is_user_id, is_web_url
+from domain.viewer import Viewer
 
 TEXT_LIMIT = 3000  # section text, and any text object
 HEADER_LIMIT = 150
@@ -160,7 +162,16 @@ def format_date(when: datetime | None) -> str:
 
 
 def customer_name(story: Story, lang: str) -> str:
+    """The customer as a channel post names them: nobody under anonymous consent."""
     return story.customer if story.consent != "anonymous" else ""
+
+
+def shown_to(story: Story, viewer: Viewer, lang: str) -> Story:
+    """The story as `viewer` may see it: under anonymous consent, anyone but its author and
+    managers gets "A customer" and no contact. Only display fields change; the id stays."""
+    if viewer.sees_names(story):
+        return story
+    return replace(story, customer=t("story.anonymous", lang), contact="")
 
 
 def story_header_text(story: Story, lang: str) -> str:
@@ -282,22 +293,28 @@ def confirmation_blocks(story: Story, lang: str, message_id: str = "saved") -> l
     return [b.to_dict() for b in blocks]
 
 
-def story_summary(story: Story) -> str:
-    """One list line: *Customer* · kind · date, then the start of the quote."""
-    head = f"*{shorten(one_line(story.customer), 100)}* · {escape(story.kind)}"
+def story_summary(story: Story, viewer: Viewer, lang: str) -> str:
+    """One list line as `viewer` may see it: *Customer* · kind · date, then the start of the quote."""
+    shown = shown_to(story, viewer, lang)
+    head = f"*{shorten(one_line(shown.customer), 100)}* · {escape(story.kind)}"
     if story.created_at:
         head += f" · {story.created_at:%Y-%m-%d}"
     return head + "\n" + shorten(story.quote or " ", 280, blockquote)
 
 
-def list_blocks(stories: list[Story], title: str, lang: str) -> list[dict[str, Any]]:
-    """An ephemeral list of stories, each with Edit and Delete (at most 24 fit in 50 blocks).
+def list_blocks(stories: list[Story], title: str, lang: str, viewer: Viewer) -> list[dict[str, Any]]:
+    """An ephemeral list of stories as `viewer` may see them, with Edit and Delete on those they
+    may change (the author's, or all for a manager), within Slack's 50 blocks.
 
     `title` is safe mrkdwn (catalog text; a typed query goes through query_text)."""
     blocks: list[Block] = [section(title)]
-    for story in stories[: (BLOCK_LIMIT - 2) // 2]:
-        blocks.append(section(story_summary(story)))
-        blocks.append(edit_delete_actions(story, lang))
+    for story in stories:
+        entry: list[Block] = [section(story_summary(story, viewer, lang))]
+        if viewer.may_change(story):
+            entry.append(edit_delete_actions(story, lang))
+        if len(blocks) + len(entry) > BLOCK_LIMIT:
+            break
+        blocks += entry
     return [b.to_dict() for b in blocks]
 
 

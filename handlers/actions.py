@@ -11,6 +11,7 @@ from bot.messages import t
 from bot.render import ACTION_DELETE, ACTION_EDIT, notification_text
 from bot.services import Services
 from domain.story import Story
+from domain.viewer import Viewer
 from handlers.common import DB_ERRORS, apologise, is_manager, never_raises
 from handlers.context import Request, request_of
 from handlers.modals import open_modal
@@ -62,7 +63,9 @@ def _changeable_story(
     if story is None:
         respond(text=t("not_found", lang), replace_original=False)
         return None
-    may = True if story.author == request.user_id else is_manager(services, client, request)
+    # The same rule that decides where the buttons are shown (Viewer.may_change): the author
+    # without asking Slack, anyone else only when Slack confirms manager rights.
+    may = True if Viewer(request.user_id).may_change(story) else is_manager(services, client, request)
     if may is None:
         respond(text=t("manager_check_failed", lang), replace_original=False)
         return None

@@ -15,6 +15,7 @@ from bot.quicklog import parse_quick_log, plain_text, split_command
 from bot.render import confirmation_blocks, list_blocks, query_text, text_blocks
 from bot.services import Services
 from domain.story import LIMITS, Draft, validate
+from domain.viewer import Viewer
 from handlers import preview, schedules
 from handlers.common import (
     DB_ERRORS,
@@ -135,20 +136,28 @@ def show_list(inv: Invocation) -> None:
     if not stories:
         say_ephemeral(inv.respond, t("list.empty", lang))
         return
-    inv.respond(blocks=list_blocks(stories, t("list.title", lang), lang), text=t("list.title", lang))
+    # Only the user's own stories: they see every name and may change each one.
+    viewer = Viewer(inv.request.user_id)
+    title = t("list.title", lang)
+    inv.respond(blocks=list_blocks(stories, title, lang, viewer), text=title)
 
 
 def show_search(inv: Invocation) -> None:
-    """`/impact search WORDS`: stories of this workspace containing every word."""
+    """`/impact search WORDS`: stories of this workspace containing every word, as the user may
+    see them: anonymous customers are named (and found by name) only for their author and
+    managers; Edit and Delete only on stories the user may change."""
     lang = inv.request.language
     words = [w for w in plain_text(inv.rest).split() if w]
     if not words:
         say_ephemeral(inv.respond, t("search.usage", lang))
         return
+    # Asked before the read transaction, so no transaction waits on Slack. Slack unable to
+    # say (None) counts as "not a manager": an unknown answer never reveals a name.
+    viewer = Viewer(inv.request.user_id, is_manager=bool(is_manager(inv.services, inv.client, inv.request)))
     try:
         ws = inv.request.workspace_id()
         with inv.services.db.session() as session:
-            stories = queries.search_stories(session, ws, words, limit=10)
+            stories = queries.search_stories(session, ws, words, limit=10, viewer=viewer)
     except DB_ERRORS:
         apologise(inv.respond, lang)
         return
@@ -157,7 +166,7 @@ def show_search(inv: Invocation) -> None:
         say_ephemeral(inv.respond, query_text("search.empty", lang, query))
         return
     title = query_text("search.title", lang, query)
-    inv.respond(blocks=list_blocks(stories, title, lang), text=title)
+    inv.respond(blocks=list_blocks(stories, title, lang, viewer), text=title)
 
 
 # The words reserved as the first word of `/impact` (see bot.quicklog.RESERVED), and what they run.

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.home_view import COMPLAINT_LIMIT, RECENT_LIMIT, ManagerHome, home_view, unavailable_view
 from bot.services import Services
+from domain.viewer import Viewer
 from handlers.common import DB_ERRORS, is_manager, log, never_raises
 from handlers.context import Request, request_of
 from storage import channels, queries
@@ -58,7 +59,7 @@ def publish_home(services: Services, client: WebClient, request: Request) -> Non
                     )
                 ]
                 extra = ManagerHome(channels.list_schedules(session, ws), count, complaints)
-        view = home_view(lang, mine, recent, utcnow(), extra)
+        view = home_view(lang, mine, recent, utcnow(), extra, viewer=Viewer(user, is_manager=manager))
     except DB_ERRORS as e:
         log.error("could not build the Home tab for %s: %r", user, e)
         view = unavailable_view(lang)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, not_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain.story import Draft, Story
-from storage.models import StoryRow, Workspace, utcnow
+from domain.viewer import STRANGER, Viewer
+from storage.models import PostRow, ReactionRow, StoryRow, Workspace, utcnow
 
 
 def workspace_id(session: Session, team_id: str, enterprise_id: str | None = None) -> int:
@@ -91,10 +93,13 @@ def add_story(
     author: str,
     channel: str = "",
     created_at: datetime | None = None,
+    updated_at: datetime | None = None,
 ) -> Story:
-    """Store a validated draft and return it as a story."""
-    now = created_at or utcnow()
-    row = StoryRow(workspace_id=ws, author=author, channel=channel, created_at=now, updated_at=now)
+    """Store a validated draft and return it as a story (times default to now; an import
+    passes the exported ones)."""
+    created = created_at or utcnow()
+    updated = updated_at or created
+    row = StoryRow(workspace_id=ws, author=author, channel=channel, created_at=created, updated_at=updated)
     _apply(row, draft)
     session.add(row)
     session.flush()
@@ -146,23 +151,34 @@ def _escape_like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_stories(session: Session, ws: int, words: Sequence[str], limit: int = 10) -> list[Story]:
-    """Stories where every word appears in customer, quote, contact, impact or tags."""
+def search_stories(
+    session: Session, ws: int, words: Sequence[str], limit: int = 10, viewer: Viewer = STRANGER
+) -> list[Story]:
+    """Stories where every word appears in customer, quote, contact, impact or tags.
+
+    An anonymous story's customer and contact are searched only for those who may see them
+    (its author and managers, as Viewer.sees_names says): for anyone else a hit on the name
+    would tell them whose story it is.
+    """
+    names_hidden = None
+    if not viewer.is_manager:
+        names_hidden = and_(StoryRow.consent == "anonymous", StoryRow.author != (viewer.user_id or ""))
     conditions = []
     for word in words:
         pattern = f"%{_escape_like(word.lower())}%"
+
+        def matches(col: Any, pattern: str = pattern) -> Any:
+            return func.lower(col).like(pattern, escape="\\")
+
+        names = or_(matches(StoryRow.customer), matches(StoryRow.contact))
+        if names_hidden is not None:
+            names = and_(names, not_(names_hidden))
         conditions.append(
             or_(
-                *(
-                    func.lower(col).like(pattern, escape="\\")
-                    for col in (
-                        StoryRow.customer,
-                        StoryRow.quote,
-                        StoryRow.contact,
-                        StoryRow.impact,
-                    )
-                ),
-                func.lower(func.cast(StoryRow.tags, StoryRow.quote.type)).like(pattern, escape="\\"),
+                names,
+                matches(StoryRow.quote),
+                matches(StoryRow.impact),
+                matches(func.cast(StoryRow.tags, StoryRow.quote.type)),
             )
         )
     query = (
@@ -180,17 +196,6 @@ def live_stories(session: Session, ws: int, kinds: Iterable[str] | None = None) 
     if kinds is not None:
         query = query.where(StoryRow.kind.in_(list(kinds)))
     return [to_story(r) for r in session.scalars(query)]
-
-
-def purge_customer(session: Session, ws: int, customer: str) -> int:
-    """Erase every story of a customer (case-insensitive name match); returns how many."""
-    result = session.execute(
-        delete(StoryRow).where(
-            StoryRow.workspace_id == ws,
-            func.lower(StoryRow.customer) == customer.strip().lower(),
-        )
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def has_story(session: Session, ws: int, customer: str, quote: str) -> bool:
@@ -255,3 +260,95 @@ def workspace_key(session: Session, ws: int) -> WorkspaceKey:
         select(Workspace.id, Workspace.team_id, Workspace.enterprise_id).where(Workspace.id == ws)
     ).one()
     return WorkspaceKey(row.id, row.team_id, row.enterprise_id or "")
+
+
+# --- erasure (`impact-bot purge`) -------------------------------------------------------------
+
+# A post row whose message still has to be redacted in Slack: kind "purge:<what it was>".
+PENDING_REDACTION = "purge:"
+
+
+class PendingRedaction(NamedTuple):
+    """One of the bot's messages that carried an erased story and must be redacted in Slack."""
+
+    id: int  # the posts row
+    channel_id: str
+    ts: str
+    kind: str  # what the message was: story, prompt, dm, complaint, invitation, ...
+    prompt: str | None  # a stand-up prompt's own question, which may stay
+
+
+def customer_key(name: str) -> str:
+    """A customer name as purge compares it: exact, but blind to case (and Unicode form)."""
+    return unicodedata.normalize("NFC", name.strip()).casefold()
+
+
+def customer_story_ids(session: Session, ws: int, customer: str) -> list[int]:
+    """The workspace's stories (live or deleted) whose customer is `customer`: the same name
+    in any case, never a longer name that contains it. Runs in the caller's transaction."""
+    key = customer_key(customer)
+    if not key:
+        return []
+    # Compared here, not in SQL: SQLite's lower() knows only ASCII ("Müller" vs "MÜLLER").
+    rows = session.execute(select(StoryRow.id, StoryRow.customer).where(StoryRow.workspace_id == ws))
+    return [r.id for r in rows if customer_key(r.customer) == key]
+
+
+def erase_stories(
+    session: Session, ws: int, story_ids: Sequence[int], messages: Iterable[tuple[str, str, str]] = ()
+) -> int:
+    """Delete these stories for good; returns how many there were.
+
+    The bot's messages that carried them (posts rows of the stories: story posts, prompts
+    quoting them, direct messages; and `messages`, (channel, ts, kind) recorded elsewhere) are
+    marked as owed a redaction in the same transaction, and their reactions dropped, so a crash
+    before Slack is told leaves them to the next purge (see pending_redactions).
+    Runs in the caller's transaction.
+    """
+    ids = list(story_ids)
+    if not ids:
+        return 0
+    carried = list(
+        session.scalars(select(PostRow).where(PostRow.workspace_id == ws, PostRow.story_id.in_(ids)))
+    )
+    for post in carried:
+        if not post.kind.startswith(PENDING_REDACTION):
+            post.kind = (PENDING_REDACTION + post.kind)[:16]
+        post.story_id = None
+    known = {(p.channel_id, p.ts) for p in carried}
+    for channel, ts, kind in messages:
+        if channel and ts and (channel, ts) not in known:
+            known.add((channel, ts))
+            recorded = session.scalar(select(PostRow).where(PostRow.channel_id == channel, PostRow.ts == ts))
+            if recorded is None:
+                session.add(
+                    PostRow(workspace_id=ws, channel_id=channel, ts=ts, kind=(PENDING_REDACTION + kind)[:16])
+                )
+            elif not recorded.kind.startswith(PENDING_REDACTION):
+                recorded.kind = (PENDING_REDACTION + recorded.kind)[:16]
+    for channel, ts in known:
+        session.execute(
+            delete(ReactionRow).where(
+                ReactionRow.workspace_id == ws, ReactionRow.channel_id == channel, ReactionRow.ts == ts
+            )
+        )
+    session.flush()
+    result = session.execute(delete(StoryRow).where(StoryRow.workspace_id == ws, StoryRow.id.in_(ids)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def pending_redactions(session: Session, ws: int) -> list[PendingRedaction]:
+    """The workspace's messages still to be redacted (this purge's and any earlier one's), oldest first."""
+    rows = session.scalars(
+        select(PostRow)
+        .where(PostRow.workspace_id == ws, PostRow.kind.startswith(PENDING_REDACTION, autoescape=True))
+        .order_by(PostRow.posted_at, PostRow.id)
+    )
+    return [
+        PendingRedaction(r.id, r.channel_id, r.ts, r.kind[len(PENDING_REDACTION) :], r.prompt) for r in rows
+    ]
+
+
+def redaction_done(session: Session, ws: int, post_id: int) -> None:
+    """Forget a message once it is redacted in Slack (or Slack says it no longer exists)."""
+    session.execute(delete(PostRow).where(PostRow.workspace_id == ws, PostRow.id == post_id))

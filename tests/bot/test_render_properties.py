@@ -46,6 +46,7 @@ from bot.selection import invitation_blocks
 from domain.home import AuthorImpact
 from domain.schedule import ChannelSchedule, ScheduleSpec
 from domain.story import LIMITS, MAX_CREDITED, Draft, Story, clean_text, is_user_id, is_web_url
+from domain.viewer import Viewer
 from tests.bot.hostile import (
     AUTHOR,
     BROADCAST_WORD,
@@ -130,7 +131,7 @@ def test_confirmation_is_inert_and_within_limits(story: Story, message_id: str, 
 @given(found=st.lists(stories(size=30), max_size=30), query=typed(3000), lang=LANGS)
 def test_list_and_search_echo_are_inert(found: list[Story], query: str, lang: str) -> None:
     for title in (t("list.title", lang), query_text("search.title", lang, query)):
-        blocks = list_blocks(found, title, lang)
+        blocks = list_blocks(found, title, lang, Viewer("U1", is_manager=True))
         assert_blocks(blocks, allowed_for(*found))
     empty = query_text("search.empty", lang, query)
     assert_inert(empty, allowed_markup())
@@ -240,7 +241,7 @@ def test_home_view_is_inert_and_within_limits(
     lang: str,
 ) -> None:
     extra = ManagerHome(channel_schedules, len(complaints) + counts[0] % 3, complaints) if manager else None
-    view = home_view(lang, AuthorImpact(*counts), recent, NOW, extra)
+    view = home_view(lang, AuthorImpact(*counts), recent, NOW, extra, viewer=Viewer("U1", manager))
     allowed = allowed_for(*recent, *complaints, channels=CHANNELS)
     assert_view(view, allowed, HOME_BLOCK_LIMIT)
 

@@ -17,6 +17,7 @@ from bot.home_view import HOME_BLOCK_LIMIT, ManagerHome, home_view
 from domain.home import AuthorImpact
 from domain.schedule import ChannelSchedule, ScheduleSpec
 from domain.story import Draft, Story
+from domain.viewer import Viewer
 from storage import channels, posts, queries
 from storage.models import ReactionRow
 from tests.conftest import SECRET, RunningApp
@@ -377,7 +378,7 @@ def test_home_view_stays_within_slack_limits() -> None:
         for n in range(150)
     ]
     manager = ManagerHome(schedules=schedules, open_complaints=40, complaints=[heavy] * 5)
-    view = home_view("en", AuthorImpact(3, 2, 1), [heavy] * 5, now, manager)
+    view = home_view("en", AuthorImpact(3, 2, 1), [heavy] * 5, now, manager, viewer=Viewer("UBOSS", True))
     View(**view).validate_json()
     assert len(view["blocks"]) <= HOME_BLOCK_LIMIT
     shown = texts(view)

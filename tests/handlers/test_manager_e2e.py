@@ -134,8 +134,9 @@ def channel_posts(app: RunningApp, channel: str) -> list[Call]:
 
 
 def stored_posts(app: RunningApp) -> int:
+    """The bot's channel posts on record (the direct messages closing the loop are recorded too)."""
     with app.db.session() as session:
-        return int(session.scalar(select(func.count(PostRow.id))) or 0)
+        return int(session.scalar(select(func.count(PostRow.id)).where(PostRow.kind != "dm")) or 0)
 
 
 def workspace_id(app: RunningApp) -> int:

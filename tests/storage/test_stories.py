@@ -71,7 +71,7 @@ def test_list_newest_first_and_soft_delete(any_db: Database) -> None:
         assert queries.delete_story(s, ws, old.id) is not None
     with any_db.session() as s:
         assert [x.id for x in queries.live_stories(s, ws)] == [new.id]
-        assert queries.purge_customer(s, ws, "old") == 1
+        assert queries.erase_stories(s, ws, queries.customer_story_ids(s, ws, "old")) == 1
 
 
 def test_failed_transaction_leaves_no_half_written_row(any_db: Database) -> None:
