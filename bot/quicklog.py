@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from domain.story import MAX_CREDITED, clean_text
 
-RESERVED = ("help", "list", "mine", "search", "story", "schedule", "stats", "settings")
+RESERVED = ("help", "list", "mine", "search", "story", "schedule", "stats", "settings", "references")
 SEPARATORS = (":", " - ", " — ", " | ", " – ")
 MAX_CUSTOMER = 200
 

@@ -77,6 +77,10 @@ class StoryRow(Base):
     __table_args__ = (
         Index("ix_stories_workspace_created", "workspace_id", "created_at"),
         Index("ix_stories_workspace_author", "workspace_id", "author"),
+        # Insights and references (migration 0005).
+        Index("ix_stories_workspace_kind_created", "workspace_id", "kind", "created_at"),
+        Index("ix_stories_workspace_consent_created", "workspace_id", "consent", "created_at"),
+        Index("ix_stories_workspace_channel_created", "workspace_id", "channel", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -157,6 +161,8 @@ class PostRow(Base):
     __table_args__ = (
         UniqueConstraint("channel_id", "ts", name="uq_post_ts"),
         Index("ix_posts_channel_time", "workspace_id", "channel_id", "posted_at"),
+        # Featured posts and their reactions in insights (migration 0005).
+        Index("ix_posts_workspace_kind_time", "workspace_id", "kind", "posted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
