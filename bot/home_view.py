@@ -20,10 +20,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.insights import home_insight_blocks
 from bot.manager_views import ACTION_HOME_POST, schedule_lines
 from bot.messages import t
 from bot.render import HEADER_LIMIT, button_text, context, escape, mrkdwn, section, story_summary
 from domain.home import AuthorImpact
+from domain.insights import Insights
 from domain.schedule import ChannelSchedule
 from domain.story import Story
 from domain.viewer import Viewer
@@ -137,6 +139,7 @@ def home_view(
     manager: ManagerHome | None = None,
     *,
     viewer: Viewer,
+    insights: Insights | None = None,
 ) -> dict[str, Any]:
     """The Home tab as `viewer` (whose tab it is) may see it: their own impact and recent
     voices; for managers also schedules with Post now and the open complaints. All user text
@@ -144,9 +147,12 @@ def home_view(
     blocks = _mine_blocks(mine, recent, lang, viewer)
     if manager is not None:
         complaints = _complaint_blocks(manager, lang, viewer)
-        budget = HOME_BLOCK_LIMIT - len(blocks) - len(complaints)
+        # This week's insights (managers only), last; the schedules take the room left.
+        figures = home_insight_blocks(insights, lang, now) if insights is not None else []
+        budget = HOME_BLOCK_LIMIT - len(blocks) - len(complaints) - len(figures)
         blocks += _schedule_blocks(manager, now, lang, budget)
         blocks += complaints
+        blocks += figures
     return View(type="home", blocks=blocks[:HOME_BLOCK_LIMIT]).to_dict()
 
 

@@ -273,6 +273,53 @@ EN: dict[str, str] = {
         "`/invite @Impact` and save the settings again; until then they wait in my App Home."
     ),
     "error.improvement_channel": "Choose a channel, not a direct message.",
+    # Insights and references
+    "insights.title": "Customer voice insights",
+    "insights.home.title": "This week's insights",
+    "insights.summary": (
+        "*This week:* stories logged *{logged}* · featured *{featured}* · reactions *{reactions}*\n"
+        "*Last {weeks} weeks:* stories logged *{logged_total}* · featured *{featured_total}* · "
+        "reactions *{reactions_total}*"
+    ),
+    "insights.chart.title": "*Stories logged per week, by kind*",
+    "insights.chart.caption": (
+        "One bar per week since {first}, this week on the right; the number is the total."
+    ),
+    "insights.ranked": "{rank}. {name} · {count}",
+    "insights.more": "…and {count} more.",
+    "insights.anonymous": "A customer",
+    "insights.credited.title": "*Colleagues credited most*",
+    "insights.credited.empty": "Nobody was credited lately. Mention colleagues when you log a story.",
+    "insights.customers.title": "*Customers mentioned most*",
+    "insights.customers.empty": "No customer was named lately.",
+    "insights.customers.anonymous": "Plus {count} from customers who asked to stay anonymous.",
+    "insights.complaints.title": "*Open complaints: {count}*",
+    "insights.complaints.line": "• {customer}: open for {age}",
+    "insights.median": "Median time from complaint to resolved (last {weeks} weeks): *{duration}*",
+    "insights.median.none": "No complaint was resolved in the last {weeks} weeks.",
+    "insights.quiet.title": "*Scheduled channels without a fresh story in four weeks*",
+    "insights.quiet.featured": "• {channel}: last story featured {date}",
+    "insights.quiet.never": "• {channel}: no story featured yet",
+    "insights.quiet.none": "Every channel with a schedule had a fresh story in the last four weeks.",
+    "insights.quiet.hint": "Ask the team there for a customer voice, or post one with `/impact story`.",
+    "insights.duration.under_hour": "less than an hour",
+    "insights.duration.hour": "1 hour",
+    "insights.duration.hours": "{count} hours",
+    "insights.duration.days": "{count} days",
+    "insights.references.title": "Customers who agreed to be quoted publicly, referrals first:",
+    "insights.references.title_query": "Public references matching “{query}”, referrals first:",
+    "insights.references.referral": "Referral",
+    "insights.references.contact": "— {contact}",
+    "insights.references.logged_by": "Logged by {author}: ask them for an introduction",
+    "insights.references.more": "Showing the first {count}. Add a word or tag to narrow it down.",
+    "insights.references.empty": (
+        "No customer has agreed to be quoted publicly yet. When one offers to recommend us, "
+        "log it with `/impact`: kind *Referral*, consent *Public*."
+    ),
+    "insights.references.empty_query": (
+        "No public reference matches “{query}”. Try other words, or when a customer offers to "
+        "recommend us, log it with `/impact`: kind *Referral*, consent *Public*."
+    ),
 }
 
 CATALOG: dict[str, dict[str, str]] = {"en": EN, "de": {}, "nl": {}}

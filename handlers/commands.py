@@ -16,7 +16,7 @@ from bot.render import confirmation_blocks, list_blocks, query_text, text_blocks
 from bot.services import Services
 from domain.story import LIMITS, Draft, validate
 from domain.viewer import Viewer
-from handlers import preview, schedules
+from handlers import insights, preview, references, schedules
 from handlers.common import (
     DB_ERRORS,
     apologise,
@@ -177,4 +177,6 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "story": Subcommand(preview.preview_story, managers_only=True),
     "schedule": Subcommand(schedules.open_schedule, managers_only=True),
     "settings": Subcommand(schedules.open_settings, managers_only=True),
+    "stats": Subcommand(insights.show_stats, managers_only=True),
+    "references": Subcommand(references.show_references),
 }

@@ -11,9 +11,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot.home_view import COMPLAINT_LIMIT, RECENT_LIMIT, ManagerHome, home_view, unavailable_view
 from bot.services import Services
+from domain.insights import Insights
 from domain.viewer import Viewer
 from handlers.common import DB_ERRORS, is_manager, log, never_raises
 from handlers.context import Request, request_of
+from handlers.insights import workspace_insights
 from storage import channels, queries
 from storage import complaints as complaint_store
 from storage import home as hq
@@ -49,6 +51,7 @@ def publish_home(services: Services, client: WebClient, request: Request) -> Non
             # Complaints go to improvement, not to everyone's list of voices (PRODUCT.md).
             recent = hq.recent_stories(session, ws, RECENT_LIMIT, exclude_kinds=("complaint",))
             extra = None
+            figures: Insights | None = None
             if manager:
                 # Open or owned, not resolved; imported complaints too (they are never posted).
                 count = complaint_store.count_open(session, ws)
@@ -59,7 +62,10 @@ def publish_home(services: Services, client: WebClient, request: Request) -> Non
                     )
                 ]
                 extra = ManagerHome(channels.list_schedules(session, ws), count, complaints)
-        view = home_view(lang, mine, recent, utcnow(), extra, viewer=Viewer(user, is_manager=manager))
+                figures = workspace_insights(session, ws, services.settings.timezone, utcnow())
+        view = home_view(
+            lang, mine, recent, utcnow(), extra, viewer=Viewer(user, is_manager=manager), insights=figures
+        )
     except DB_ERRORS as e:
         log.error("could not build the Home tab for %s: %r", user, e)
         view = unavailable_view(lang)
