@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from datetime import timedelta
 from typing import Any
@@ -76,6 +77,10 @@ def test_uninstalled_workspace_stops_others_go_on_and_reinstall_resumes(make_app
         event_body({"type": "app_uninstalled", "event_ts": "1"}, team_id="T1", event_id="Ev9")
     )
     assert status == 200
+    # Bolt acks an event before its listener runs: wait for the listener, not the answer.
+    deadline = time.monotonic() + 5
+    while app.services.clients.token_for("T1") is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert app.services.clients.token_for("T1") is None and app.services.clients.token_for("T2")
 
     results = sweep(app, MONDAY_9 + timedelta(seconds=5))
