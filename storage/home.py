@@ -35,7 +35,7 @@ def author_impact(session: Session, ws: int, author: str) -> AuthorImpact:
             & (ReactionRow.ts == PostRow.ts),
         )
         .join(StoryRow, PostRow.story_id == StoryRow.id)
-        .where(PostRow.workspace_id == ws, *_live_by(ws, author))
+        .where(PostRow.workspace_id == ws, PostRow.kind != "dm", *_live_by(ws, author))
     )
     return AuthorImpact(int(stories or 0), int(featured or 0), int(reactions or 0))
 

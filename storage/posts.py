@@ -70,7 +70,8 @@ def appreciation(session: Session, ws: int) -> dict[int, int]:
     rows = session.execute(
         select(PostRow.story_id, func.count(ReactionRow.id))
         .join(ReactionRow, (ReactionRow.channel_id == PostRow.channel_id) & (ReactionRow.ts == PostRow.ts))
-        .where(PostRow.workspace_id == ws, PostRow.story_id.is_not(None))
+        # Reactions on the bot's channel posts, not on its direct messages.
+        .where(PostRow.workspace_id == ws, PostRow.story_id.is_not(None), PostRow.kind != "dm")
         .group_by(PostRow.story_id)
     )
     return {story_id: int(count) for story_id, count in rows if story_id is not None}
@@ -87,9 +88,12 @@ def featured_counts(session: Session, ws: int) -> dict[int, int]:
 
 
 def is_bot_post(session: Session, ws: int, channel_id: str, ts: str) -> bool:
-    """Runs in the caller's transaction."""
+    """Whether this message is one of the bot's channel posts (a DM's reactions do not count).
+
+    Runs in the caller's transaction.
+    """
     query = select(PostRow.id).where(
-        PostRow.workspace_id == ws, PostRow.channel_id == channel_id, PostRow.ts == ts
+        PostRow.workspace_id == ws, PostRow.channel_id == channel_id, PostRow.ts == ts, PostRow.kind != "dm"
     )
     return session.scalar(query) is not None
 
