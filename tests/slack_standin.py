@@ -3,13 +3,16 @@
 Serves ``/api/<method>`` (what ``WebClient(base_url=standin.base_url)`` calls) and
 ``/respond/<name>`` (response_url posts), records every request, and answers with
 plausible Slack-shaped JSON.  Faults (HTTP 429/500, ``ok: false`` errors, delays) can be
-injected per method.  Run standalone with ``python -m tests.slack_standin --port 8900``.
+injected per method.  An opt-in rate-limit mode (``rate_limit()``, off by default) enforces
+Slack's posting limits per channel and per workspace and answers 429 with ``Retry-After``.
+Run standalone with ``python -m tests.slack_standin --port 8900``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import socket
 import threading
 import time
@@ -33,6 +36,8 @@ class Call:
     path: str = ""
     status: int = 200  # HTTP status answered
     response: dict[str, Any] | None = None  # JSON body answered (None for non-JSON answers)
+    retry_after: int | None = None  # Retry-After answered by the rate-limit mode (seconds)
+    limited_by: str | None = None  # which limit answered 429: "channel" or "workspace"
 
     def json_arg(self, name: str, default: Any = None) -> Any:
         """Return arg ``name`` parsed, whether it was sent as a JSON string or as an object."""
@@ -69,6 +74,21 @@ class _Rule:
     channel: str | None = None
     store: bool = False  # process the call (store the message) before failing the answer
     drop: bool = False  # close the connection without any answer
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Slack's posting limits, as the opt-in rate-limit mode enforces them.
+
+    A channel (DM channels included: a post to a user ID counts for the DM with them) takes one
+    message every ``1 / per_channel`` seconds. A workspace (one bucket per token) takes
+    ``per_minute`` messages a minute as a token bucket holding ``burst``, refilled evenly.
+    """
+
+    per_channel: float = 1.0
+    per_minute: float = 600.0
+    burst: int = 20
+    methods: tuple[str, ...] = ("chat.postMessage",)
 
 
 def _truthy(value: Any) -> bool:
@@ -119,6 +139,9 @@ class SlackStandin:
         self._errors: dict[str, list[_Rule]] = {}
         self._delays: dict[str, float] = {}
         self._answers: dict[str, Answer] = {}
+        self._limits: RateLimits | None = None  # rate-limit mode, off unless rate_limit() is called
+        self._channel_free_at: dict[str, float] = {}  # channel -> monotonic time it takes a message
+        self._buckets: dict[str, tuple[float, float]] = {}  # token -> (tokens, monotonic time)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -258,6 +281,34 @@ class SlackStandin:
             for rules in (self._fails, self._errors, self._delays, self._answers):
                 rules.clear()
 
+    def rate_limit(
+        self,
+        per_channel: float = 1.0,
+        per_minute: float = 600.0,
+        burst: int = 20,
+        methods: tuple[str, ...] = ("chat.postMessage",),
+    ) -> None:
+        """Opt in to enforcing Slack's posting limits on ``methods`` (see ``RateLimits``).
+
+        A call over a limit is answered HTTP 429 ``{"ok": false, "error": "ratelimited"}`` with
+        ``Retry-After`` in whole seconds (rounded up, at least 1), is not carried out, and uses
+        up nothing. It is recorded in ``attempts`` with ``retry_after`` and ``limited_by`` set.
+        """
+        with self._lock:
+            self._limits = RateLimits(per_channel, per_minute, burst, tuple(methods))
+            self._channel_free_at.clear()
+            self._buckets.clear()
+
+    def rate_limit_off(self) -> None:
+        """Stop enforcing rate limits (the default)."""
+        with self._lock:
+            self._limits = None
+
+    def rate_limited(self) -> list[Call]:
+        """Every call answered 429 by the rate-limit mode, oldest first."""
+        with self._lock:
+            return [c for c in self.attempts if c.limited_by is not None]
+
     def add_message(self, channel: str, text: str, user: str = "U1", **extra: Any) -> str:
         """Seed a message into ``channel``'s history (as if someone posted it); returns its ts."""
         with self._lock:
@@ -288,6 +339,32 @@ class SlackStandin:
                 return rule
         return None
 
+    def _over_limit(self, call: Call) -> tuple[int, str] | None:
+        """(Retry-After, limit) when rate-limit mode is on and ``call`` is over a limit; else None.
+
+        Caller holds the lock. A call within the limits is counted against them.
+        """
+        limits = self._limits
+        if limits is None or call.method not in limits.methods:
+            return None
+        now = time.monotonic()
+        channel = str(call.args.get("channel") or "")
+        if channel[:1] in ("U", "W"):
+            channel = "D" + channel  # as _post: a post to a user lands in the DM with them
+        channel_wait = self._channel_free_at.get(channel, 0.0) - now
+        workspace = call.token or ""
+        rate = limits.per_minute / 60.0
+        tokens, stamp = self._buckets.get(workspace, (float(limits.burst), now))
+        tokens = min(float(limits.burst), tokens + (now - stamp) * rate)
+        workspace_wait = (1.0 - tokens) / rate if tokens < 1.0 else 0.0
+        if channel_wait > 0 or workspace_wait > 0:
+            self._buckets[workspace] = (tokens, now)
+            wait = max(channel_wait, workspace_wait)
+            return max(1, math.ceil(wait)), "channel" if channel_wait >= workspace_wait else "workspace"
+        self._buckets[workspace] = (tokens - 1.0, now)
+        self._channel_free_at[channel] = now + 1.0 / limits.per_channel
+        return None
+
     def _handle(self, req: BaseHTTPRequestHandler) -> None:
         split = urlsplit(req.path)
         length = int(req.headers.get("Content-Length") or 0)
@@ -307,12 +384,17 @@ class SlackStandin:
         call = Call(method, args, headers, time.time(), path=split.path)
         extra_headers: dict[str, str] = {}
         with self._changed:
-            fault = self._take(self._fails, method, args)
+            limited = self._over_limit(call)
+            fault = None if limited is not None else self._take(self._fails, method, args)
             if fault is not None and fault.store and method != "response_url":
                 stored = self._answer(call)  # carried out, but the caller never learns it
                 if stored.get("ok"):
                     self.stored.append(Call(method, args, headers, call.received_at, call.path, 200, stored))
-            if fault is not None and fault.drop:
+            if limited is not None:
+                call.status, call.retry_after, call.limited_by = 429, limited[0], limited[1]
+                call.response = {"ok": False, "error": "ratelimited"}
+                extra_headers["Retry-After"] = str(limited[0])
+            elif fault is not None and fault.drop:
                 call.status = 0
                 call.response = {"ok": False, "error": "connection_dropped"}
             elif fault is not None:
@@ -554,9 +636,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8900, help="0 picks a free port")
     parser.add_argument("--scopes", default="", help="comma-separated x-oauth-scopes to report")
+    parser.add_argument(
+        "--rate-limit",
+        action="store_true",
+        help="enforce 1 message/s per channel and 600/min per workspace (burst 20), answering 429",
+    )
     opts = parser.parse_args(argv)
     standin = SlackStandin(opts.host, opts.port, log=lambda line: print(line, flush=True))
     standin.scopes = opts.scopes
+    if opts.rate_limit:
+        standin.rate_limit()
     standin.start()
     print(standin.base_url, flush=True)
     try:
