@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -45,8 +46,12 @@ def sqlite_url(tmp_path: Any) -> str:
 
 
 @pytest.fixture
-def db(sqlite_url: str) -> Iterator[Database]:
-    database = Database(sqlite_url)
+def db(request: Any) -> Iterator[Database]:
+    """The test's database: a SQLite file, or a fresh PostgreSQL database with
+    IMPACT_TEST_DATABASE=postgresql (CI runs the suite both ways)."""
+    backend = os.environ.get("IMPACT_TEST_DATABASE", "sqlite")
+    url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
+    database = Database(url)
     database.migrate()
     yield database
     database.dispose()
