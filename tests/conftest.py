@@ -48,7 +48,7 @@ def sqlite_url(tmp_path: Any) -> str:
 @pytest.fixture
 def db(request: Any) -> Iterator[Database]:
     """The test's database: a SQLite file, or a fresh PostgreSQL database with
-    IMPACT_TEST_DATABASE=postgresql (CI runs the suite both ways)."""
+    IMPACT_TEST_DATABASE=postgresql (opt-in; the SQLite-specific fault tests expect SQLite)."""
     backend = os.environ.get("IMPACT_TEST_DATABASE", "sqlite")
     url = request.getfixturevalue("pg_url" if backend == "postgresql" else "sqlite_url")
     database = Database(url)
