@@ -20,7 +20,7 @@ from bot.managers import ManagerCheckUnavailable, ManagerDirectory
 from bot.messages import t
 from bot.prompts import BUILTIN_PROMPTS, next_prompt, prompt_blocks, prompt_fallback_text
 from bot.render import credited_users, notification_text, story_fallback_text, story_post_blocks
-from bot.selection import ChannelHistory, choose_story, invitation_blocks
+from bot.selection import invitation_blocks
 from bot.settings import Settings
 from domain.schedule import ChannelSchedule, slot_key
 from domain.story import Story, is_user_id
@@ -28,6 +28,7 @@ from domain.viewer import Viewer
 from storage import channels, claims, posts, queries
 from storage.db import Database
 from storage.models import utcnow
+from storage.selection import choose_candidate, freshest_story
 
 log = logging.getLogger("impact.posting")
 
@@ -51,7 +52,6 @@ class Choice:
     """What would be posted: a story, or None for the invitation to share one."""
 
     story: Story | None
-    candidates: int
 
 
 @dataclass(frozen=True)
@@ -81,18 +81,15 @@ def choose_for_channel(
     query: str = "",
     skip: int = 0,
 ) -> Choice:
-    """The customer of the week for this channel, deterministic for the database state."""
+    """The customer of the week for this channel, deterministic for the database state.
+
+    Ranked in the database (storage.selection) exactly as bot.selection.choose_story ranks.
+    """
     with db.session() as session:
-        stories = queries.live_stories(session, ws, kinds=("praise", "referral"))
         settings = channels.channel_settings(session, ws, channel_id)
-        history = ChannelHistory(
-            featured_story_ids=posts.featured_story_ids(session, ws, channel_id),
-            recent_customers=posts.recent_customers(session, ws, channel_id),
-            tags=tuple(settings.tags or ()) if settings else (),
-        )
-        appreciation = posts.appreciation(session, ws)
-    story = choose_story(stories, history, now, appreciation=appreciation, query=query, skip=skip)
-    return Choice(story=story, candidates=len(stories))
+        tags = settings.tags if settings else ()
+        story = choose_candidate(session, ws, channel_id, now, tags=tags, query=query, skip=skip)
+    return Choice(story=story)
 
 
 def story_message(choice: Choice, lang: str) -> tuple[list[dict[str, Any]], str]:
@@ -302,13 +299,8 @@ class Poster:
             catalog = list(BUILTIN_PROMPTS) + channels.custom_prompts(session, ws)
             settings = channels.channel_settings(session, ws, channel)
             last = settings.last_prompt if settings else None
-            voices = [
-                s
-                for s in queries.live_stories(session, ws, kinds=("praise", "referral"))
-                if s.created_at and now - s.created_at <= FRESH_VOICE
-            ]
+            voice = freshest_story(session, ws, now, FRESH_VOICE)
         prompt = next_prompt(catalog, last, key)
-        voice = voices[-1] if voices else None
         delivered = self._post(
             client, channel, prompt_blocks(prompt, voice, lang), prompt_fallback_text(prompt), key, since
         )

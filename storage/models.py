@@ -101,6 +101,23 @@ class StoryRow(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class StoryTagRow(Base):
+    """One tag of a story, as choosing a story looks it up: kept by database triggers (0006).
+
+    `tag` is the tag trimmed, without leading '#' and case-folded, so a channel's tags find
+    their stories through an index rather than by reading every story's JSON. On SQLite a tag
+    that is not plain ASCII is filed under '*' (SQLite cannot fold it), and checked exactly.
+    """
+
+    __tablename__ = "story_tags"
+    __table_args__ = (Index("ix_story_tags_lookup", "workspace_id", "tag", "created_at", "story_id"),)
+
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(Text, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class ChannelRow(Base):
     """A channel the bot posts to: its preferences and what was last posted."""
 
@@ -163,6 +180,8 @@ class PostRow(Base):
         Index("ix_posts_channel_time", "workspace_id", "channel_id", "posted_at"),
         # Featured posts and their reactions in insights (migration 0005).
         Index("ix_posts_workspace_kind_time", "workspace_id", "kind", "posted_at"),
+        # Stories ever posted, and reactions per story, for choosing a story (migration 0006).
+        Index("ix_posts_workspace_story", "workspace_id", "story_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
