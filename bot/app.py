@@ -81,7 +81,14 @@ def create_app(services: Services, *, identity: SlackIdentity | None = None) -> 
     finally:
         bolt_logger.removeFilter(_env_token_notices)
     app.use(_safe_respond)
-    app.error(_on_error)
+
+    def on_error(
+        error: Exception, body: dict[str, Any], logger: logging.Logger, response: BoltResponse | None
+    ) -> BoltResponse | None:
+        # A plain function with these names: Bolt passes an error handler's arguments by name.
+        return _on_error(error, body, logger, response, settings.language)
+
+    app.error(on_error)
     register_all(app, services)
     return app
 
@@ -175,7 +182,11 @@ def _safe_respond(context: BoltContext, next: Any) -> None:
 
 
 def _on_error(
-    error: Exception, body: dict[str, Any], logger: logging.Logger, response: BoltResponse | None
+    error: Exception,
+    body: dict[str, Any],
+    logger: logging.Logger,
+    response: BoltResponse | None,
+    lang: str = "en",
 ) -> BoltResponse | None:
     """Log once with the team and the reason; a request not yet answered gets a 4xx or an apology."""
     team = (body.get("team") or {}).get("id") if isinstance(body.get("team"), dict) else body.get("team_id")
@@ -185,6 +196,6 @@ def _on_error(
         return None  # already acknowledged
     if body.get("command"):
         # A slash command shows the answer's text to the user: say sorry rather than fail.
-        text = t("listener_failed", "en")
+        text = t("listener_failed", lang)
         return BoltResponse(status=200, body={"response_type": "ephemeral", "text": text})
     return BoltResponse(status=400, body="")

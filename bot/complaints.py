@@ -82,8 +82,8 @@ def header_text(story: Story, lang: str) -> str:
     name = one_line(story.customer) if story.consent != "anonymous" else ""
     if not name:
         return t("complaint.header_anonymous", lang)[:HEADER_LIMIT]
-    prefix = t("complaint.header", lang, customer="")
-    return prefix + shorten(name, HEADER_LIMIT - len(prefix))
+    room = HEADER_LIMIT - len(t("complaint.header", lang, customer=""))
+    return t("complaint.header", lang, customer=shorten(name, room))
 
 
 def _state_blocks(complaint: Complaint, lang: str) -> list[Block]:
@@ -92,14 +92,18 @@ def _state_blocks(complaint: Complaint, lang: str) -> list[Block]:
             "complaint.state.resolved",
             lang,
             resolver=mention(complaint.resolved_by) or escape(complaint.resolved_by),
-            date=format_date(complaint.resolved_at),
+            date=format_date(complaint.resolved_at, lang),
         )
-        label = t("complaint.change", lang, change="")
-        change = shorten(complaint.change or " ", TEXT_LIMIT - len(label))
-        return [section(line), section(label + change)]
+        room = TEXT_LIMIT - len(t("complaint.change", lang, change=""))
+        return [
+            section(line),
+            section(t("complaint.change", lang, change=shorten(complaint.change or " ", room))),
+        ]
     if complaint.owner:
         owner = mention(complaint.owner) or escape(complaint.owner)
-        return [section(t("complaint.state.owned", lang, owner=owner, date=format_date(complaint.owned_at)))]
+        return [
+            section(t("complaint.state.owned", lang, owner=owner, date=format_date(complaint.owned_at, lang)))
+        ]
     return [section(t("complaint.state.open", lang))]
 
 
@@ -114,14 +118,14 @@ def complaint_blocks(story: Story, complaint: Complaint, lang: str) -> list[dict
     if said:
         blocks.append(context(said))
     if story.impact.strip():
-        label = t("complaint.cost", lang, impact="")
-        blocks.append(section(label + shorten(story.impact.strip(), TEXT_LIMIT - len(label))))
+        room = TEXT_LIMIT - len(t("complaint.cost", lang, impact=""))
+        blocks.append(section(t("complaint.cost", lang, impact=shorten(story.impact.strip(), room))))
     parts = [t("complaint.logged_by", lang, author=mention(story.author))] if is_user_id(story.author) else []
     credited = credited_users(story)
     if credited:
         parts.append(t("complaint.credited", lang, people=", ".join(mention(u) for u in credited)))
     if story.created_at is not None:
-        parts.append(format_date(story.created_at))
+        parts.append(format_date(story.created_at, lang))
     if parts:
         blocks.append(context(" · ".join(parts)))
     blocks += _state_blocks(complaint, lang)
@@ -209,8 +213,8 @@ def resolved_dm(
         customer=name,
         resolver=resolver,
     )
-    label = t("complaint.change", lang, change="")
-    change = label + shorten(complaint.change or " ", TEXT_LIMIT - len(label))
+    room = TEXT_LIMIT - len(t("complaint.change", lang, change=""))
+    change = t("complaint.change", lang, change=shorten(complaint.change or " ", room))
     nudge = t("complaint.nudge" if author else "complaint.nudge_credited", lang, customer=name)
     blocks = [section(head).to_dict(), section(change).to_dict(), section(nudge).to_dict()]
     plain = story.customer if author else shown_customer(story, lang)
@@ -366,21 +370,24 @@ def note_refusal(
     except Exception as e:  # noqa: BLE001 - the group is unreadable: IMPACT_MANAGERS still hear
         log.warning("manager group unreadable (%r); telling IMPACT_MANAGERS only", e)
         group = frozenset()
-    text = t(
-        "complaint.channel_error_dm", services.poster.language(ws, None), channel=channel, error=escape(error)
-    )
     for user in sorted(set(services.settings.managers) | group):
-        send_once(client, user, text=text)
+        lang = services.poster.language_for_user(client, team_id, ws, user)
+        send_once(
+            client, user, text=t("complaint.channel_error_dm", lang, channel=channel, error=escape(error))
+        )
 
 
-def tell_resolved(services: Services, client: WebClient, ws: int, story: Story, complaint: Complaint) -> int:
-    """Direct messages to the author and the credited colleagues: what changed, and a nudge to tell
-    the customer. Each is sent at most once. Returns how many were sent."""
-    lang = services.poster.language(ws, None)
+def tell_resolved(
+    services: Services, client: WebClient, ws: int, story: Story, complaint: Complaint, team_id: str = ""
+) -> int:
+    """Direct messages to the author and the credited colleagues, each in their own language:
+    what changed, and a nudge to tell the customer. Each is sent at most once. Returns how many
+    were sent."""
     recipients = [(story.author, True)] if is_user_id(story.author) else []
     recipients += [(u, False) for u in credited_users(story) if u != story.author]
     sent = 0
     for user, author in recipients:
+        lang = services.poster.language_for_user(client, team_id, ws, user)
         blocks, text = resolved_dm(story, complaint, lang, author=author)
         where = send_once(client, user, text=text, blocks=blocks)
         if where is not None:

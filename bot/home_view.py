@@ -100,7 +100,10 @@ def _channel_block(channel: str, schedules: list[ChannelSchedule], now: datetime
         lines = schedule_lines(specs, list(schedules[0].skip_dates), now, lang)
     except (ValueError, LookupError, OSError):
         # A stored time or zone that no longer parses must not take the whole Home tab down.
-        lines = "\n".join(escape(f"• {s.spec.kind}: {s.spec.time} ({s.spec.timezone})") for s in schedules)
+        lines = "\n".join(
+            escape(f"• {t(f'schedule.kind.{s.spec.kind}', lang)}: {s.spec.time} ({s.spec.timezone})")
+            for s in schedules
+        )
     block = _section(t("home.schedules.channel", lang, channel=escape(channel), lines=lines))
     block.accessory = ButtonElement(
         text=button_text(t("button.post_now", lang)),

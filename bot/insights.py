@@ -171,7 +171,12 @@ def quiet_text(insights: Insights, lang: str) -> str:
             lines.append(t("insights.quiet.never", lang, channel=where))
         else:
             lines.append(
-                t("insights.quiet.featured", lang, channel=where, date=format_date(channel.last_featured))
+                t(
+                    "insights.quiet.featured",
+                    lang,
+                    channel=where,
+                    date=format_date(channel.last_featured, lang),
+                )
             )
     more = insights.quiet_channels - len(shown)
     if more > 0 and shown:
@@ -200,7 +205,7 @@ def insight_blocks(
     caption = t(
         "insights.chart.caption",
         lang,
-        first=format_date(insights.week_starts[0]) if insights.week_starts else "",
+        first=format_date(insights.week_starts[0], lang) if insights.week_starts else "",
     )
     blocks: list[Block] = [
         section(summary_text(insights, lang)),
@@ -248,7 +253,7 @@ def _reference_blocks(story: Story, lang: str) -> list[Block]:
     if author:
         parts.append(t("insights.references.logged_by", lang, author=author))
     if story.created_at:
-        parts.append(format_date(story.created_at))
+        parts.append(format_date(story.created_at, lang))
     if story.tags:
         parts.append(shorten(", ".join(story.tags), NAME_LIMIT))
     blocks: list[Block] = [section(head + "\n" + shorten(story.quote or " ", QUOTE_LIMIT, blockquote))]

@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.dates import day_and_time
 from bot.messages import t
 from bot.render import button_text, divider, escape, section
 from bot.schedule import next_run
@@ -175,23 +176,25 @@ def read_schedule_form(
     ), {}
 
 
+def describe_schedule(spec: ScheduleSpec, lang: str) -> str:
+    """When a schedule posts, in `lang`: "Mon, Thu at 09:00 (Europe/Berlin)"."""
+    days = ", ".join(t(f"day.{day}", lang) if day in WEEKDAYS else day for day in spec.weekdays)
+    return t("schedule.when", lang, days=days, time=spec.time, timezone=spec.timezone)
+
+
 def schedule_lines(specs: list[ScheduleSpec], skip_dates: list[str], now: datetime, lang: str) -> str:
-    """One line per schedule with its next run, for confirmations and App Home."""
+    """One line per schedule with its next run, for confirmations and App Home. The next run
+    is written in the schedule's own time zone, as `lang` writes dates ("Montag, 7. Dezember, 09:00")."""
     lines = []
     for spec in specs:
         upcoming = next_run(spec, now, skip_dates)
-        when = (
-            f"<!date^{int(upcoming.timestamp())}^{{date_short_pretty}} {{time}}|{upcoming:%Y-%m-%d %H:%M %Z}>"
-            if upcoming
-            else "—"
-        )
         lines.append(
             t(
                 "schedule.line",
                 lang,
                 kind=t(f"schedule.kind.{spec.kind}", lang),
-                when=escape(spec.describe()),
-                next=when,
+                when=escape(describe_schedule(spec, lang)),
+                next=escape(day_and_time(upcoming, lang)) if upcoming else "—",
             )
         )
     return "\n".join(lines)

@@ -1,11 +1,17 @@
 """The message catalog: every text a user sees, keyed by message id.
 
-English is complete; German and Dutch fall back to English until they are translated.
+EN is the source: whole sentences with named placeholders. German and Dutch are gettext
+catalogs keyed by the same ids (see bot.catalogs); `t` picks the language and fills the placeholders.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
+
+from bot.catalogs import TRANSLATED, load_translations
+
+log = logging.getLogger("impact.messages")
 
 EN: dict[str, str] = {
     # The modal
@@ -126,8 +132,13 @@ EN: dict[str, str] = {
         "A customer story you made possible was just featured in <#{channel}>: {permalink}"
     ),
     "purged.text": "This story was removed at the customer's request.",
-    "channel_error.dm": (
-        "I couldn't post the scheduled {kind} in <#{channel}> ({error}). "
+    "channel_error.dm.story": (
+        "I couldn't post the scheduled customer of the week in <#{channel}> ({error}). "
+        "Invite me with `/invite @Impact` in that channel, or remove its schedule with "
+        "`/impact schedule off` there. I won't repeat this message for this channel."
+    ),
+    "channel_error.dm.prompt": (
+        "I couldn't post the scheduled stand-up prompt in <#{channel}> ({error}). "
         "Invite me with `/invite @Impact` in that channel, or remove its schedule with "
         "`/impact schedule off` there. I won't repeat this message for this channel."
     ),
@@ -170,6 +181,8 @@ EN: dict[str, str] = {
     "schedule.line": "• {kind}: {when} — next: {next}",
     "schedule.kind.story": "Customer of the week",
     "schedule.kind.prompt": "Stand-up prompt",
+    "schedule.when": "{days} at {time} ({timezone})",
+    "date.day_time": "{date} at {time}",
     "error.time": "Use a 24-hour time like 09:00.",
     "error.timezone": "Use an IANA time zone such as Europe/Berlin.",
     "error.days_or_time": "Choose at least one day, or clear the time.",
@@ -214,6 +227,21 @@ EN: dict[str, str] = {
     "confirm.post_now_yes": "Post",
     "confirm.post_now_no": "Cancel",
     "prompt.voice": "*Voice of the customer*",
+    # The built-in stand-up prompts: about the effect on customers, not about activity
+    "prompt.builtin.01": "Which customer will notice today's work, and how?",
+    "prompt.builtin.02": "What changed for a customer because of something you did yesterday?",
+    "prompt.builtin.03": "What support do you need from me to make a customer's day better?",
+    "prompt.builtin.04": "Which customer problem would you fix first if you had a free hour?",
+    "prompt.builtin.05": "Which customer would be disappointed if today's work slipped a week?",
+    "prompt.builtin.06": "What did a customer say or do recently that surprised you?",
+    "prompt.builtin.07": "Where did a customer get stuck this week, and what would unstick them?",
+    "prompt.builtin.08": "Which piece of today's work saves a customer the most time?",
+    "prompt.builtin.09": "What would a customer thank us for if they saw what you are working on?",
+    "prompt.builtin.10": "Which customer could we delight this week with a small change?",
+    "prompt.builtin.11": "What is one thing customers still have to work around that we could remove?",
+    "prompt.builtin.12": "How will we know a customer benefited from what you ship today?",
+    "prompt.builtin.13": "Which customer conversation should the whole team hear about?",
+    "prompt.builtin.14": "What risk to a customer's success do you see that we should act on?",
     "manager_only": "Only managers can do that. Ask a manager, or see `/impact help`.",
     "unknown_action": "Sorry, I didn't understand that button. Please try again.",
     # Complaints
@@ -322,19 +350,31 @@ EN: dict[str, str] = {
     ),
 }
 
-CATALOG: dict[str, dict[str, str]] = {"en": EN, "de": {}, "nl": {}}
+# German and Dutch live in gettext catalogs (bot/locale/<lang>/LC_MESSAGES/impact.po) whose
+# msgids are EN's ids; `python -m bot.i18n sync` adds new ids there. Read once, at start.
+CATALOG: dict[str, dict[str, str]] = {"en": EN, **{lang: load_translations(lang) for lang in TRANSLATED}}
+# Slack locales that pick a language of their own (de-DE, de-AT, de-CH; nl-NL, nl-BE). Any other
+# locale, en-US included (Slack's default for everyone who never chose), leaves it to the workspace.
+LOCALE_LANGUAGES = frozenset(TRANSLATED)
 
 
 def t(message_id: str, language: str = "en", /, **params: Any) -> str:
-    """The text for `message_id` in `language` (English when missing), filled with params."""
+    """The text for `message_id` in `language`, filled with params; English where the
+    translation is empty (and where a broken translation cannot be filled, logged)."""
     template = CATALOG.get(language, {}).get(message_id) or EN[message_id]
-    return template.format(**params) if params else template
+    if not params:
+        return template
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError, ValueError) as e:
+        log.error("the %s text of %s cannot be filled (%r); using English", language, message_id, e)
+        return EN[message_id].format(**params)
 
 
 def language_for_locale(locale: str | None, default: str = "en") -> str:
-    """Slack locales like 'de-DE' map to our language codes; unknown ones give the default."""
+    """'de-AT' -> 'de', 'nl-BE' -> 'nl'; any other locale (or none) gives `default`."""
     if locale:
-        code = locale.split("-")[0].lower()
-        if code in CATALOG:
+        code = locale.replace("_", "-").split("-")[0].lower()
+        if code in LOCALE_LANGUAGES:
             return code
     return default

@@ -15,10 +15,11 @@ from slack_sdk.errors import SlackApiError
 
 from bot.delivery import METADATA_EVENT as METADATA_EVENT
 from bot.delivery import Delivered, DeliveryUncertain, find_post, post_once
+from bot.languages import LOOKUP_TIMEOUT_SECONDS, UserLanguages
 from bot.logs import set_about
 from bot.managers import ManagerCheckUnavailable, ManagerDirectory
 from bot.messages import t
-from bot.prompts import BUILTIN_PROMPTS, next_prompt, prompt_blocks, prompt_fallback_text
+from bot.prompts import builtin_prompts, next_prompt, prompt_blocks, prompt_fallback_text
 from bot.render import credited_users, notification_text, story_fallback_text, story_post_blocks
 from bot.selection import invitation_blocks
 from bot.settings import Settings
@@ -109,8 +110,12 @@ class Poster:
         managers: ManagerDirectory,
         client_for: Callable[[str, str], WebClient],
         owner: str | None = None,
+        *,
+        languages: UserLanguages | None = None,
     ) -> None:
         self.settings = settings
+        # Each person's language for the direct messages (None: the workspace's for everyone).
+        self.languages = languages
         self.db = db
         self.managers = managers
         # (team id, enterprise id) -> a client with that workspace's bot token
@@ -125,6 +130,22 @@ class Poster:
             return channel_language
         with self.db.session() as session:
             return queries.workspace_language(session, ws) or self.settings.language
+
+    def channel_language(self, ws: int, channel: str) -> str:
+        """The language of a post in `channel`: its own (set in its schedule), else the
+        workspace's, else IMPACT_LANGUAGE. A preview shows the post in this language too."""
+        with self.db.session() as session:
+            found = channels.channel_settings(session, ws, channel)
+        return self.language(ws, found.language if found else None)
+
+    def language_for_user(self, client: WebClient, team_id: str, ws: int, user: str) -> str:
+        """The language of a direct message to `user`: their Slack locale, else the workspace's,
+        else IMPACT_LANGUAGE. Asked after any ack, so it may wait for Slack's answer."""
+        if self.languages is None or not team_id:
+            return self.language(ws, None)
+        return self.languages.for_user(
+            client, team_id, user, lambda: self.language(ws, None), wait=LOOKUP_TIMEOUT_SECONDS
+        )
 
     # --- a scheduled slot -----------------------------------------------------------------
 
@@ -193,7 +214,7 @@ class Poster:
                 first_time = channels.note_channel_error(session, ws, channel, e.error)
             log.warning("slot %s failed: %s", key, e.error)
             if first_time:
-                self.report_channel_problem(client, schedule, e.error, lang)
+                self.report_channel_problem(client, schedule, e.error)
             return "failed"
         except Exception as e:
             # Retries ran out, or Slack's answer was lost and its history could not settle it:
@@ -204,7 +225,7 @@ class Poster:
             return "retry"
         log.info("posted slot %s (ts %s)", key, ts)
         if story is not None:
-            self.close_the_loop(client, story, channel, ts, lang)
+            self.close_the_loop(client, story, channel, ts, team_id=schedule.team_id)
         return "posted"
 
     def _post(
@@ -296,11 +317,12 @@ class Poster:
         claim_id: int | None,
     ) -> str:
         with self.db.session() as session:
-            catalog = list(BUILTIN_PROMPTS) + channels.custom_prompts(session, ws)
+            # The built-in prompts in the channel's language; custom ones as their manager wrote them.
+            catalog = list(builtin_prompts(lang)) + channels.custom_prompts(session, ws)
             settings = channels.channel_settings(session, ws, channel)
             last = settings.last_prompt if settings else None
             voice = freshest_story(session, ws, now, FRESH_VOICE)
-        prompt = next_prompt(catalog, last, key)
+        prompt = next_prompt(catalog, last, key, lang)
         delivered = self._post(
             client, channel, prompt_blocks(prompt, voice, lang), prompt_fallback_text(prompt), key, since
         )
@@ -335,7 +357,7 @@ class Poster:
         claim = claims.claim_slot(self.db, ws, channel, "ondemand", nonce, self.owner, self.lease)
         if claim is None:
             return Outcome("already")
-        lang = lang or self.language(ws, None)
+        lang = lang or self.channel_language(ws, channel)
         since = nonce - timedelta(minutes=1)
         try:
             found = find_post(client, channel, marker, since) if claim.recovered else None
@@ -364,7 +386,7 @@ class Poster:
             raise
         permalink = self.permalink(client, channel, delivered.ts)
         if story is not None and not delivered.found:
-            self.close_the_loop(client, story, channel, delivered.ts, lang, permalink)
+            self.close_the_loop(client, story, channel, delivered.ts, permalink, team_id=team_id)
         return Outcome("found" if delivered.found else "posted", permalink)
 
     # --- closing the loop -----------------------------------------------------------------
@@ -382,10 +404,12 @@ class Poster:
         story: Story,
         channel: str,
         ts: str,
-        lang: str,
         permalink: str | None = None,
+        *,
+        team_id: str = "",
     ) -> None:
-        """Tell the author and the credited colleagues that their story was featured.
+        """Tell the author and the credited colleagues that their story was featured, each in
+        their own language (see language_for_user).
 
         Each direct message sent is recorded (kind "dm"), so `purge` can redact it later.
         """
@@ -393,6 +417,7 @@ class Poster:
         recipients = [(story.author, "featured.dm")] if is_user_id(story.author) else []
         recipients += [(u, "credited.dm") for u in credited_users(story) if u != story.author]
         for user, message_id in recipients:
+            lang = self.language_for_user(client, team_id, story.workspace_id, user)
             # Under anonymous consent only the author reads the customer's name here: manager
             # rights are not looked up for a DM, so a credited manager gets the anonymous text.
             if Viewer(user).sees_names(story):
@@ -421,12 +446,9 @@ class Poster:
         except Exception as e:  # noqa: BLE001 - purge cannot redact this DM; said once in the log
             log.warning("could not record the direct message %s/%s: %r", dm_channel, ts, e)
 
-    def report_channel_problem(
-        self, client: WebClient, schedule: ChannelSchedule, error: str, lang: str
-    ) -> None:
-        """Tell the configured managers, once per channel and error."""
-        kind = t(f"schedule.kind.{schedule.spec.kind}", lang).lower()
-        text = t("channel_error.dm", lang, kind=kind, channel=schedule.channel_id, error=error)
+    def report_channel_problem(self, client: WebClient, schedule: ChannelSchedule, error: str) -> None:
+        """Tell the configured managers, once per channel and error, each in their language."""
+        message_id = f"channel_error.dm.{schedule.spec.kind}"
         try:
             group = self.managers.group_members(client, schedule.team_id)
         except ManagerCheckUnavailable as e:
@@ -436,6 +458,8 @@ class Poster:
         if not recipients:
             log.warning("no manager to tell about %s in %s", error, schedule.channel_id)
         for user in sorted(recipients):
+            lang = self.language_for_user(client, schedule.team_id, schedule.workspace_id, user)
+            text = t(message_id, lang, channel=schedule.channel_id, error=error)
             try:
                 client.chat_postMessage(channel=user, text=text)
             except Exception as e:  # noqa: BLE001 - never resent: the DM may have arrived

@@ -12,23 +12,17 @@ from bot.messages import t
 from bot.render import TEXT_LIMIT, blockquote, context, notification_text, said_line, section, shorten
 from domain.story import Story, clean_text
 
-# Questions about the effect on customers, not about activity ("what did you do yesterday").
-BUILTIN_PROMPTS: tuple[str, ...] = (
-    "Which customer will notice today's work, and how?",
-    "What changed for a customer because of something you did yesterday?",
-    "What support do you need from me to make a customer's day better?",
-    "Which customer problem would you fix first if you had a free hour?",
-    "Which customer would be disappointed if today's work slipped a week?",
-    "What did a customer say or do recently that surprised you?",
-    "Where did a customer get stuck this week, and what would unstick them?",
-    "Which piece of today's work saves a customer the most time?",
-    "What would a customer thank us for if they saw what you are working on?",
-    "Which customer could we delight this week with a small change?",
-    "What is one thing customers still have to work around that we could remove?",
-    "How will we know a customer benefited from what you ship today?",
-    "Which customer conversation should the whole team hear about?",
-    "What risk to a customer's success do you see that we should act on?",
-)
+# Questions about the effect on customers, not about activity ("what did you do yesterday"):
+# whole sentences in the message catalog, so each language has its own.
+BUILTIN_PROMPT_IDS: tuple[str, ...] = tuple(f"prompt.builtin.{n:02d}" for n in range(1, 15))
+
+
+def builtin_prompts(lang: str) -> tuple[str, ...]:
+    """The built-in stand-up prompts in `lang`."""
+    return tuple(t(message_id, lang) for message_id in BUILTIN_PROMPT_IDS)
+
+
+BUILTIN_PROMPTS: tuple[str, ...] = builtin_prompts("en")
 
 VOICE_QUOTE_LIMIT = 500  # the voice is an aside to the question, so keep it short
 
@@ -44,14 +38,15 @@ def _distinct(catalog: Sequence[str]) -> list[str]:
     return prompts
 
 
-def next_prompt(catalog: Sequence[str], last_prompt: str | None, slot_key: str) -> str:
+def next_prompt(catalog: Sequence[str], last_prompt: str | None, slot_key: str, lang: str = "en") -> str:
     """The prompt for one scheduled slot, e.g. slot_key "C123|2026-11-23T09:00".
 
     The same catalog, last prompt and slot key always give the same prompt (a SHA-256 of the key,
     not Python's per-process hash), and never `last_prompt` again while the catalog has two or
-    more distinct prompts. Blank entries are ignored; an empty catalog uses BUILTIN_PROMPTS.
+    more distinct prompts. Blank entries are ignored; an empty catalog uses the built-in
+    prompts in `lang`.
     """
-    prompts = _distinct(catalog) or list(BUILTIN_PROMPTS)
+    prompts = _distinct(catalog) or list(builtin_prompts(lang))
     last = clean_text(last_prompt or "").strip()
     choices = [p for p in prompts if p != last] or prompts
     digest = hashlib.sha256(slot_key.encode("utf-8")).digest()

@@ -30,8 +30,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.dates import short_date, slack_date
 from bot.messages import t
-from domain.story import MAX_CREDITED, Story, clean_text, is_user_id, is_web_url
+from domain.story import KINDS, MAX_CREDITED, Story, clean_text, is_user_id, is_web_url
 from domain.viewer import Viewer
 
 TEXT_LIMIT = 3000  # section text, and any text object
@@ -154,11 +155,16 @@ def link(url: str, label: str) -> str:
     return f"<{url.replace('&', '&amp;')}|{shown}>"
 
 
-def format_date(when: datetime | None) -> str:
-    if when is None:
-        return ""
-    # Slack renders the date in each reader's own time zone; the fallback is plain UTC.
-    return f"<!date^{int(when.timestamp())}^{{date_short}}|{when:%Y-%m-%d}>"
+def format_date(when: datetime | None, lang: str = "en") -> str:
+    """A date Slack renders in each reader's own time zone; the fallback is the UTC date as
+    `lang` writes it (see bot.dates)."""
+    return slack_date(when, lang)
+
+
+def kind_label(kind: str, lang: str) -> str:
+    """A story's kind as `lang` names it ("Praise", "Lob", "Compliment"); an unknown (imported)
+    kind as stored."""
+    return t(f"kind.{kind}", lang) if kind in KINDS else kind
 
 
 def customer_name(story: Story, lang: str) -> str:
@@ -179,8 +185,9 @@ def story_header_text(story: Story, lang: str) -> str:
     name = one_line(customer_name(story, lang))
     if not name:
         return t("story.header_anonymous", lang)[:HEADER_LIMIT]
-    prefix = t("story.header", lang, customer="")
-    return prefix + shorten(name, HEADER_LIMIT - len(prefix))
+    # The name is shortened to what the header leaves it, wherever the language puts it.
+    room = HEADER_LIMIT - len(t("story.header", lang, customer=""))
+    return t("story.header", lang, customer=shorten(name, room))
 
 
 def said_line(story: Story, lang: str) -> str:
@@ -201,8 +208,8 @@ def story_body_blocks(story: Story, lang: str) -> list[Block]:
     if said:
         blocks.append(context(said))
     if story.impact.strip():
-        label = t("story.what_changed", lang, impact="")
-        blocks.append(section(label + shorten(story.impact.strip(), TEXT_LIMIT - len(label))))
+        room = TEXT_LIMIT - len(t("story.what_changed", lang, impact=""))
+        blocks.append(section(t("story.what_changed", lang, impact=shorten(story.impact.strip(), room))))
     return blocks
 
 
@@ -221,7 +228,7 @@ def credit_line(story: Story, lang: str) -> str:
     credited = credited_users(story)
     if credited:
         parts.append(t("story.made_possible", lang, people=", ".join(mention(u) for u in credited)))
-    date = format_date(story.created_at)
+    date = format_date(story.created_at, lang)
     if date:
         parts.append(date)
     return " · ".join(parts)
@@ -296,9 +303,9 @@ def confirmation_blocks(story: Story, lang: str, message_id: str = "saved") -> l
 def story_summary(story: Story, viewer: Viewer, lang: str) -> str:
     """One list line as `viewer` may see it: *Customer* · kind · date, then the start of the quote."""
     shown = shown_to(story, viewer, lang)
-    head = f"*{shorten(one_line(shown.customer), 100)}* · {escape(story.kind)}"
+    head = f"*{shorten(one_line(shown.customer), 100)}* · {escape(kind_label(story.kind, lang))}"
     if story.created_at:
-        head += f" · {story.created_at:%Y-%m-%d}"
+        head += f" · {short_date(story.created_at, lang)}"
     return head + "\n" + shorten(story.quote or " ", 280, blockquote)
 
 

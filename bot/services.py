@@ -8,6 +8,7 @@ from slack_sdk.oauth.installation_store import InstallationStore
 from slack_sdk.oauth.state_store import OAuthStateStore
 
 from bot.clients import Clients
+from bot.languages import UserLanguages
 from bot.managers import ManagerDirectory
 from bot.posting import Poster
 from bot.scheduler import SlotScheduler
@@ -26,6 +27,7 @@ class Services:
     managers: ManagerDirectory
     clients: Clients
     poster: Poster
+    languages: UserLanguages  # each user's language: Slack locale, cached
     scheduler: SlotScheduler | None
     installations: InstallationStore | None = None
     oauth_states: OAuthStateStore | None = None
@@ -44,6 +46,7 @@ def build_services(settings: Settings, db: Database, *, with_scheduler: bool = T
         states = SQLAlchemyOAuthStateStore(expiration_seconds=OAUTH_STATE_SECONDS, engine=db.engine)
     clients = Clients(settings, installations)
     managers = ManagerDirectory(settings.managers, settings.manager_group)
-    poster = Poster(settings, db, managers, clients.for_team)
+    languages = UserLanguages(settings, db)
+    poster = Poster(settings, db, managers, clients.for_team, languages=languages)
     scheduler = SlotScheduler(settings, db, poster) if with_scheduler else None
-    return Services(settings, db, managers, clients, poster, scheduler, installations, states)
+    return Services(settings, db, managers, clients, poster, languages, scheduler, installations, states)

@@ -61,12 +61,15 @@ def handle_impact(
 ) -> None:
     """Route `/impact TEXT` by its first word; anything else is a quick log."""
     request = request_of(context)
-    lang = request.language
     sub, rest = split_command(str(body.get("text") or ""))
     if sub == "help":
+        # The help is the ack itself: the language is a cached answer or a brief wait (bot.languages).
+        lang = request.language
         ack(blocks=text_blocks(t("help", lang), t("help.manager", lang)), text=t("help", lang))
         return
     ack()
+    # Everything else is answered after the ack, so finding the user's language holds nothing up.
+    lang = request.language
     invocation = Invocation(services, request, body, respond, client, rest)
     if sub == "":
         if rest:

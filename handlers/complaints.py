@@ -73,12 +73,15 @@ def why_not(complaint: Complaint, user: str, lang: str) -> str:
             "complaint.already_resolved",
             lang,
             resolver=_who(complaint.resolved_by),
-            date=format_date(complaint.resolved_at),
+            date=format_date(complaint.resolved_at, lang),
         )
     if complaint.owner == user:
         return t("complaint.owned_by_you", lang)
     return t(
-        "complaint.owned_by_other", lang, owner=_who(complaint.owner), date=format_date(complaint.owned_at)
+        "complaint.owned_by_other",
+        lang,
+        owner=_who(complaint.owner),
+        date=format_date(complaint.owned_at, lang),
     )
 
 
@@ -171,4 +174,4 @@ def save_resolution(
     ack()
     # Only the request that resolved it gets here, so the message is updated and the DMs go once.
     refresh_post(services, client, ws, story_id)
-    tell_resolved(services, client, ws, step.story, step.complaint)
+    tell_resolved(services, client, ws, step.story, step.complaint, request.team_id)

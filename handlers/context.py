@@ -2,11 +2,14 @@
 
 Every listener reads it with `request_of(context)` instead of digging through the payload.
 The workspace row is looked up (or created) only when a listener first asks for it, so a
-request that never touches the database never waits for it.
+request that never touches the database never waits for it. The user's language likewise:
+their Slack locale (cached; else Slack is asked, and waited for only briefly, see
+bot.languages), else the workspace's language, else IMPACT_LANGUAGE.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,24 +26,48 @@ from storage.db import Database
 
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{1,30}$")
 
+log = logging.getLogger("impact.handlers")
+
 
 @dataclass
 class Request:
-    """The team, enterprise, user and language of one request, and its workspace row on demand."""
+    """The team, enterprise and user of one request; its workspace row and language on demand.
+
+    `default_language` is the language when nothing better is known (IMPACT_LANGUAGE); with a
+    `resolve_language` (the middleware gives one) the user's own is worked out on first use.
+    """
 
     team_id: str
     enterprise_id: str
     user_id: str | None
-    language: str
+    default_language: str
     db: Database | None = field(default=None, repr=False)
     _workspace: int | None = field(default=None, repr=False)
+    resolve_language: Callable[[Request], str] | None = field(default=None, repr=False, compare=False)
+    _language: str | None = field(default=None, init=False, repr=False, compare=False)
+    _workspace_error: Exception | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def language(self) -> str:
+        """The language of the user's replies, modals and App Home, worked out once."""
+        if self._language is None:
+            resolve = self.resolve_language
+            self._language = resolve(self) if resolve is not None else self.default_language
+        return self._language
 
     def workspace_id(self) -> int:
-        """The workspace row of this team (created on first use); asked once per request."""
+        """The workspace row of this team (created on first use); asked once per request: a
+        database that failed to answer is not waited for a second time in the same request."""
         if self._workspace is None:
+            if self._workspace_error is not None:
+                raise self._workspace_error
             assert self.db is not None, "a Request without a database cannot find its workspace"
-            with self.db.session() as session:
-                self._workspace = queries.workspace_id(session, self.team_id, self.enterprise_id)
+            try:
+                with self.db.session() as session:
+                    self._workspace = queries.workspace_id(session, self.team_id, self.enterprise_id)
+            except Exception as e:
+                self._workspace_error = e
+                raise
         return self._workspace
 
 
@@ -75,12 +102,47 @@ def team_ids(context: BoltContext, body: dict[str, Any]) -> tuple[str, str]:
 
 
 def build_request(services: Services, context: BoltContext, body: dict[str, Any]) -> Request:
-    """The request's values: the user's Slack locale where the payload carries one, else the default."""
+    """The request's values; the language is worked out when a listener first asks for it."""
     team, enterprise = team_ids(context, body)
     user = body.get("user")
     locale = (user.get("locale") if isinstance(user, dict) else None) or body.get("locale")
-    language = language_for_locale(locale if isinstance(locale, str) else None, services.settings.language)
-    return Request(team, enterprise, user_of(context, body), language, services.db)
+    resolve = language_resolver(services, context.client, locale if isinstance(locale, str) else None)
+    return Request(
+        team,
+        enterprise,
+        user_of(context, body),
+        services.settings.language,
+        services.db,
+        resolve_language=resolve,
+    )
+
+
+def language_resolver(
+    services: Services, client: WebClient | None, payload_locale: str | None
+) -> Callable[[Request], str]:
+    """How a request finds its user's language (PRODUCT.md "Languages"): a locale in the payload
+    (Slack sends none today), else the user's Slack locale from users.info (cached, waited for
+    briefly), else the workspace's language, else IMPACT_LANGUAGE. Never raises."""
+
+    def workspace_language(request: Request) -> str:
+        try:
+            ws = request.workspace_id()
+        except Exception as e:  # noqa: BLE001 - the listener meets the database's trouble itself
+            log.warning("no workspace language for team %s: %r", request.team_id, e)
+            return services.settings.language
+        return services.languages.workspace_language(ws)
+
+    def resolve(request: Request) -> str:
+        chosen = language_for_locale(payload_locale, "")
+        if chosen:
+            return chosen
+        if request.user_id is not None and client is not None and client.token:
+            return services.languages.for_user(
+                client, request.team_id, request.user_id, lambda: workspace_language(request)
+            )
+        return workspace_language(request)
+
+    return resolve
 
 
 def attach_request(services: Services) -> Callable[..., None]:

@@ -16,7 +16,7 @@ from domain.viewer import Viewer
 from handlers.common import DB_ERRORS, is_manager, log, never_raises
 from handlers.context import Request, request_of
 from handlers.insights import workspace_insights
-from storage import channels, queries
+from storage import channels
 from storage import complaints as complaint_store
 from storage import home as hq
 from storage.models import utcnow
@@ -39,14 +39,14 @@ def publish_home(services: Services, client: WebClient, request: Request) -> Non
     user = request.user_id
     if user is None:
         return
-    lang = services.settings.language
+    # The user's Slack locale, else the workspace's language, else IMPACT_LANGUAGE.
+    lang = request.language
     # Ask Slack (cached) before opening a session, so no transaction waits on the network.
     # Slack unable to say (None) shows the Home tab every user sees.
     manager = bool(is_manager(services, client, request))
     try:
         ws = request.workspace_id()
         with services.db.session() as session:
-            lang = queries.workspace_language(session, ws) or lang
             mine = hq.author_impact(session, ws, user)
             # Complaints go to improvement, not to everyone's list of voices (PRODUCT.md).
             recent = hq.recent_stories(session, ws, RECENT_LIMIT, exclude_kinds=("complaint",))

@@ -73,12 +73,15 @@ def preview_story(inv: Invocation) -> None:
 def show_preview(
     services: Services, request: Request, respond: Respond, state: dict[str, Any], replace: bool = False
 ) -> None:
-    """The preview of what would be posted in the state's channel, in the state's order."""
+    """The preview of what would be posted in the state's channel, in the state's order: the post
+    in the channel's language (as it will go out), around it the manager's own."""
     lang = request.language
     try:
+        ws = request.workspace_id()
+        post_lang = services.poster.channel_language(ws, state["c"])
         choice = choose_for_channel(
             services.db,
-            request.workspace_id(),
+            ws,
             state["c"],
             utcnow(),
             query=state.get("q", ""),
@@ -93,7 +96,7 @@ def show_preview(
         return
     if choice.story is None:
         heading = t("preview.invitation", lang)
-    post_blocks, text = story_message(choice, lang)
+    post_blocks, text = story_message(choice, post_lang)
     respond(
         blocks=preview_blocks(post_blocks, state["c"], lang, state, heading),
         text=text,
@@ -171,7 +174,8 @@ def preview_state(value: Any) -> dict[str, Any] | None:
 
 
 def post_now(services: Services, request: Request, state: dict[str, Any]) -> str:
-    """Post from a preview or Home, once per nonce; returns what to tell the manager."""
+    """Post from a preview or Home, once per nonce, in the channel's language; returns what to
+    tell the manager (in theirs)."""
     lang, channel = request.language, state["c"]
     try:
         nonce = datetime.fromisoformat(state["n"]) if state.get("n") else None
@@ -187,7 +191,6 @@ def post_now(services: Services, request: Request, state: dict[str, Any]) -> str
             query=state.get("q", ""),
             skip=int(state.get("s", 0)),
             nonce=nonce,
-            lang=lang,
             enterprise_id=request.enterprise_id,
         )
     except ChannelProblem as e:

@@ -132,7 +132,8 @@ def stories(draw: st.DrawFn, size: int = 1) -> Story:
 # --- Checks ---------------------------------------------------------------------------------
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-BOT_DATE = re.compile(r"<!date\^\d+\^\{date_short(?:_pretty\} \{time)?\}\|[0-9: A-Z+-]+>")
+# The fallback is the date as the language writes it (bot.dates): "Mar 4, 2030", "04.03.2030".
+BOT_DATE = re.compile(r"<!date\^\d+\^\{date_short\}\|[0-9A-Za-zäöüÄÖÜé., ]+>")
 BROADCAST_WORD = re.compile(r"@(?:channel|here|everyone)\b", re.IGNORECASE)
 
 

@@ -21,6 +21,7 @@ from bot.complaints import (
     resolve_modal,
     resolved_dm,
 )
+from bot.messages import t
 from domain.complaint import CHANGE_LIMIT, OPEN, OWNED, RESOLVED, Complaint, change_errors, clean_change
 from domain.story import Story, is_user_id
 from tests.bot.hostile import (
@@ -89,7 +90,7 @@ def test_complaint_message_is_inert_within_limits_and_anonymous_when_asked(
     actions = {e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]}
     assert actions == (set() if complaint.state == RESOLVED else {ACTION_OWN, ACTION_RESOLVE})
     if story.consent == "anonymous":
-        assert blocks[0]["text"]["text"] == "Complaint: a customer"
+        assert blocks[0]["text"]["text"] == t("complaint.header_anonymous", lang)
         assert not any(b["type"] == "context" and "—" in everything(b) for b in blocks)
 
 

@@ -330,7 +330,7 @@ def test_complaint_logged_before_any_channel_waits_in_app_home_and_posts_when_se
     assert running.standin.calls_to("chat.postMessage") == []
     home = texts(open_home(running, "UBOSS"))
     assert "Open complaints: 2" in home
-    assert "Waiting Inc* · complaint" in home and "Imported Ltd* · complaint" in home
+    assert "Waiting Inc* · Complaint" in home and "Imported Ltd* · Complaint" in home
     assert "Open complaints" not in texts(open_home(running, "U1", 2))
 
     assert set_channel(running, IMPROVE) == ""
@@ -357,8 +357,8 @@ def test_complaint_logged_before_any_channel_waits_in_app_home_and_posts_when_se
     meta = json.dumps({"story_id": story.id})
     assert submit(running, RESOLVE_CALLBACK, {"change": "Fixed"}, meta, user="UBOSS") == ""
     home = texts(open_home(running, "UBOSS", 3))
-    assert "Open complaints: 1" in home and "Imported Ltd* · complaint" in home
-    assert "Waiting Inc* · complaint" not in home
+    assert "Open complaints: 1" in home and "Imported Ltd* · Complaint" in home
+    assert "Waiting Inc* · Complaint" not in home
 
 
 def test_not_in_channel_keeps_the_complaint_waiting_and_tells_managers_once(running: RunningApp) -> None:
