@@ -90,6 +90,8 @@ EN: dict[str, str] = {
         "• Also `Acme - …`, `Acme — …` or `Acme | …`.\n"
         "• `/impact list` (or `mine`) shows your recent stories, with Edit and Delete.\n"
         "• `/impact search export` finds stories of this workspace.\n"
+        "• `/impact references` lists customers who agreed to be quoted publicly, to ask for an "
+        "introduction.\n"
         "• On any message: ⋯ → *Save as customer voice*."
     ),
     "help.manager": (
@@ -97,6 +99,8 @@ EN: dict[str, str] = {
         "• `/impact story [#channel] [customer or tag]` previews a story to post now.\n"
         "• `/impact schedule` sets this channel's weekly story and stand-up prompts; "
         "`/impact schedule off` removes them.\n"
+        "• `/impact settings` sets the improvement channel for complaints, your own stand-up "
+        "prompts and the workspace language.\n"
         "• `/impact stats` shows this week's insights."
     ),
     # Lists
