@@ -16,7 +16,6 @@ from bot.render import confirmation_blocks, list_blocks, query_text, text_blocks
 from bot.services import Services
 from domain.story import LIMITS, Draft, validate
 from domain.viewer import Viewer
-from handlers import insights, preview, references, schedules
 from handlers.common import (
     DB_ERRORS,
     apologise,
@@ -28,7 +27,11 @@ from handlers.common import (
     tell_failure,
 )
 from handlers.context import Invocation, request_of
+from handlers.insights import show_stats
 from handlers.modals import open_modal
+from handlers.preview import preview_story
+from handlers.references import show_references
+from handlers.schedules import open_schedule, open_settings
 from storage import queries
 
 
@@ -177,9 +180,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "list": Subcommand(show_list),
     "mine": Subcommand(show_list),
     "search": Subcommand(show_search),
-    "story": Subcommand(preview.preview_story, managers_only=True),
-    "schedule": Subcommand(schedules.open_schedule, managers_only=True),
-    "settings": Subcommand(schedules.open_settings, managers_only=True),
-    "stats": Subcommand(insights.show_stats, managers_only=True),
-    "references": Subcommand(references.show_references),
+    "story": Subcommand(preview_story, managers_only=True),
+    "schedule": Subcommand(open_schedule, managers_only=True),
+    "settings": Subcommand(open_settings, managers_only=True),
+    "stats": Subcommand(show_stats, managers_only=True),
+    "references": Subcommand(show_references),
 }

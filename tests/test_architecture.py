@@ -25,7 +25,8 @@ def modules() -> dict[str, Path]:
 def imports(path: Path) -> set[str]:
     """Every module imported anywhere in the file, lazily inside functions included.
 
-    `from pkg import mod` imports the module pkg.mod; `from mod import name` imports mod.
+    `from pkg import mod` imports pkg.mod and pkg itself (its __init__ runs first, so a module
+    of pkg that does this goes round through pkg/__init__.py); `from mod import name` imports mod.
     """
     known = {module_name(p) for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
     found: set[str] = set()
@@ -33,9 +34,8 @@ def imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            for alias in node.names:
-                sub = f"{node.module}.{alias.name}"
-                found.add(sub if sub in known else node.module)
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names if f"{node.module}.{a.name}" in known}
     return found
 
 
