@@ -62,10 +62,6 @@ EN: dict[str, str] = {
         "That quote is {length} characters; a story can hold at most {limit}. "
         "Nothing was saved. Here is your text so you can shorten it:"
     ),
-    "field_too_long": (
-        "The {field} is {length} characters; the limit is {limit}. Nothing was saved. Here is your text:"
-    ),
-    "invalid": "That story could not be saved: {problems}. Here is your text:",
     "not_found": "That story no longer exists.",
     "not_yours": "Only the author or a manager can change this story.",
     "db_unavailable": (
@@ -109,7 +105,6 @@ EN: dict[str, str] = {
     "search.title": "Stories matching “{query}”:",
     "search.empty": "No stories match “{query}”.",
     "search.usage": "Tell me what to look for, e.g. `/impact search onboarding`.",
-    "list.more": "Showing the {count} most recent.",
     # Story rendering
     "story.header": "Customer of the week: {customer}",
     "story.header_anonymous": "Customer of the week: a customer",
@@ -125,7 +120,6 @@ EN: dict[str, str] = {
         "No customer voice to share this week yet. Heard something from a customer? "
         "Share it with `/impact Customer: what they said` and it may be next week's story."
     ),
-    "story.truncated": "… (shortened)",
     "story.source": "Source: {link}",
     # Posting, previews and schedules
     "featured.dm": "Your customer story from {customer} was just featured in <#{channel}>: {permalink}",
@@ -168,7 +162,6 @@ EN: dict[str, str] = {
     ),
     "foreign_workspace": "This Impact bot serves another workspace; nothing was saved.",
     "listener_failed": "Sorry, something went wrong on my side and nothing was saved. Please try again.",
-    "cancelled": "Cancelled; nothing was posted.",
     "already_posted": "That preview was already posted.",
     "schedule.title": "Channel schedule",
     "schedule.story_days": "Customer of the week: days",
@@ -217,7 +210,6 @@ EN: dict[str, str] = {
     ),
     "home.recent.title": "Recent customer voices",
     "home.recent.empty": "No customer voices yet. Be the first: `/impact Customer: what they said`.",
-    "home.anonymous": "A customer",
     "home.schedules.title": "Scheduled posts",
     "home.schedules.empty": "No channel has a schedule yet. Use `/impact schedule` in a channel to set one.",
     "home.schedules.channel": "*<#{channel}>*\n{lines}",
@@ -247,7 +239,6 @@ EN: dict[str, str] = {
     "prompt.builtin.13": "Which customer conversation should the whole team hear about?",
     "prompt.builtin.14": "What risk to a customer's success do you see that we should act on?",
     "manager_only": "Only managers can do that. Ask a manager, or see `/impact help`.",
-    "unknown_action": "Sorry, I didn't understand that button. Please try again.",
     # Complaints
     "complaint.a_customer": "A customer",
     "complaint.header": "Complaint: {customer}",

@@ -28,10 +28,6 @@ class ScheduleSpec:
             raise ValueError(f"not a time: {self.time!r}")
         return int(match.group(1)), int(match.group(2))
 
-    def describe(self) -> str:
-        days = ", ".join(d.capitalize() for d in self.weekdays)
-        return f"{days} at {self.time} ({self.timezone})"
-
 
 def parse_time(text: str) -> str | None:
     """'9:00' -> '09:00'; None when it is not a 24-hour HH:MM time."""

@@ -54,13 +54,3 @@ def recent_stories(
     if excluded:
         query = query.where(StoryRow.kind.not_in(excluded))
     return [to_story(r) for r in session.scalars(query)]
-
-
-def open_complaints(session: Session, ws: int, limit: int = 5) -> tuple[int, list[Story]]:
-    """(how many complaints are open, the newest `limit` of them); open means not deleted."""
-    live = [StoryRow.workspace_id == ws, StoryRow.kind == "complaint", StoryRow.deleted_at.is_(None)]
-    count = session.scalar(select(func.count(StoryRow.id)).where(*live))
-    rows = session.scalars(
-        select(StoryRow).where(*live).order_by(StoryRow.created_at.desc(), StoryRow.id.desc()).limit(limit)
-    )
-    return int(count or 0), [to_story(r) for r in rows]
