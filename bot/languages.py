@@ -47,9 +47,11 @@ class UserLanguages:
         ttl_seconds: float = LOCALE_TTL_SECONDS,
         failure_ttl_seconds: float = FAILURE_TTL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        workspaces: queries.WorkspaceCache | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
+        self.workspaces = workspaces or queries.WorkspaceCache()  # the workspaces' languages, briefly
         self.ttl = ttl_seconds
         self.failure_ttl = failure_ttl_seconds
         self.clock = clock
@@ -125,8 +127,7 @@ class UserLanguages:
         if ws is None:
             return self.settings.language
         try:
-            with self.db.session() as session:
-                return queries.workspace_language(session, ws) or self.settings.language
+            return self.workspaces.language(self.db, ws) or self.settings.language
         except Exception as e:  # noqa: BLE001 - a language is no reason to fail a request
             log.warning("could not read the language of workspace %s: %r", ws, e)
             return self.settings.language

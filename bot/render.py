@@ -289,15 +289,88 @@ def source_line(story: Story, lang: str) -> str:
 
 
 def confirmation_blocks(story: Story, lang: str, message_id: str = "saved") -> list[dict[str, Any]]:
-    """Ephemeral confirmation: the story as it will appear, with Edit and Delete."""
-    blocks: list[Block] = [section(t(message_id, lang))]
-    blocks.append(HeaderBlock(text=PlainTextObject(text=story_header_text(story, lang))))
-    blocks = _with_credits(blocks + story_body_blocks(story, lang), story, lang)
+    """Ephemeral confirmation: the story as it will appear, with Edit and Delete.
+
+    Built as plain dicts, once: it answers every quick log, after the ack but in the same
+    process, where slack_sdk.models' objects and their to_dict cost more than the rest of the
+    rendering. The blocks are those the model classes give (tests/test_ack_path_render.py
+    builds them with the models and compares).
+    """
+    blocks = [_section_dict(t(message_id, lang)), _header_dict(story_header_text(story, lang))]
+    blocks.append(_section_dict(shorten(story.quote or " ", TEXT_LIMIT, blockquote)))
+    said = said_line(story, lang)
+    if said:
+        blocks.append(_context_dict(said))
+    if story.impact.strip():
+        room = TEXT_LIMIT - len(t("story.what_changed", lang, impact=""))
+        impact = shorten(story.impact.strip(), room)
+        blocks.append(_section_dict(t("story.what_changed", lang, impact=impact)))
+    credits = credit_line(story, lang)
+    if credits:
+        blocks.append(_context_dict(credits))
     source = source_line(story, lang)
     if source:
-        blocks.append(context(source))
-    blocks.append(edit_delete_actions(story, lang))
-    return [b.to_dict() for b in blocks]
+        blocks.append(_context_dict(source))
+    blocks.append(_edit_delete_dict(story, lang))
+    return blocks
+
+
+# The confirmation's blocks as plain dicts, exactly as the slack_sdk.models above serialise.
+
+
+def _mrkdwn_dict(text: str) -> dict[str, Any]:
+    if len(text) > TEXT_LIMIT:
+        text = text[: TEXT_LIMIT - len(ELLIPSIS)] + ELLIPSIS
+    return {"text": text, "type": "mrkdwn", "verbatim": True}
+
+
+def _plain_dict(text: str, emoji: bool = True) -> dict[str, Any]:
+    plain = {"text": text, "type": "plain_text"}
+    return {"emoji": True, **plain} if emoji else plain
+
+
+def _section_dict(text: str) -> dict[str, Any]:
+    return {"text": _mrkdwn_dict(text), "type": "section"}
+
+
+def _context_dict(text: str) -> dict[str, Any]:
+    return {"elements": [_mrkdwn_dict(text)], "type": "context"}
+
+
+def _header_dict(text: str) -> dict[str, Any]:
+    return {"text": _plain_dict(text, emoji=False), "type": "header"}
+
+
+def _edit_delete_dict(story: Story, lang: str) -> dict[str, Any]:
+    """edit_delete_actions(story, lang).to_dict(), without the models."""
+    value = str(story.id)
+    template = t("confirm.delete_text", lang, customer="")
+    customer = shorten(one_line(story.customer), max(1, CONFIRM_TEXT_LIMIT - len(template)))
+    confirm = {
+        "title": _plain_dict(t("confirm.delete_title", lang)[:100]),
+        "text": {
+            "text": t("confirm.delete_text", lang, customer=customer)[:CONFIRM_TEXT_LIMIT],
+            "type": "mrkdwn",
+            "verbatim": True,
+        },
+        "confirm": _plain_dict(t("confirm.delete_yes", lang)[:30]),
+        "deny": _plain_dict(t("confirm.delete_no", lang)[:30]),
+    }
+    edit = {
+        "action_id": ACTION_EDIT,
+        "text": _plain_dict(button_text(t("button.edit", lang))),
+        "type": "button",
+        "value": value,
+    }
+    delete = {
+        "action_id": ACTION_DELETE,
+        "confirm": confirm,
+        "style": "danger",
+        "text": _plain_dict(button_text(t("button.delete", lang))),
+        "type": "button",
+        "value": value,
+    }
+    return {"block_id": f"story_actions_{story.id}", "elements": [edit, delete], "type": "actions"}
 
 
 def story_summary(story: Story, viewer: Viewer, lang: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_sdk.oauth.installation_store import InstallationStore
 from slack_sdk.oauth.state_store import OAuthStateStore
@@ -14,6 +14,7 @@ from bot.posting import Poster
 from bot.scheduler import SlotScheduler
 from bot.settings import Settings
 from storage.db import Database
+from storage.queries import WorkspaceCache
 
 OAUTH_STATE_SECONDS = 600  # how long an install link stays valid
 
@@ -31,6 +32,8 @@ class Services:
     scheduler: SlotScheduler | None
     installations: InstallationStore | None = None
     oauth_states: OAuthStateStore | None = None
+    # Each team's workspace row id, and briefly its language: looked up once, not per request.
+    workspaces: WorkspaceCache = field(default_factory=WorkspaceCache)
 
 
 def build_services(settings: Settings, db: Database, *, with_scheduler: bool = True) -> Services:
@@ -46,7 +49,10 @@ def build_services(settings: Settings, db: Database, *, with_scheduler: bool = T
         states = SQLAlchemyOAuthStateStore(expiration_seconds=OAUTH_STATE_SECONDS, engine=db.engine)
     clients = Clients(settings, installations)
     managers = ManagerDirectory(settings.managers, settings.manager_group)
-    languages = UserLanguages(settings, db)
+    workspaces = WorkspaceCache()
+    languages = UserLanguages(settings, db, workspaces=workspaces)
     poster = Poster(settings, db, managers, clients.for_team, languages=languages)
     scheduler = SlotScheduler(settings, db, poster) if with_scheduler else None
-    return Services(settings, db, managers, clients, poster, languages, scheduler, installations, states)
+    return Services(
+        settings, db, managers, clients, poster, languages, scheduler, installations, states, workspaces
+    )

@@ -10,12 +10,19 @@ for the post before trying again.
 
 from __future__ import annotations
 
+import json
 import logging
+import select
 import socket
+import ssl
+import threading
 import time
-from http.client import HTTPException, RemoteDisconnected
+from collections.abc import Callable
+from http.client import HTTPConnection, HTTPException, HTTPSConnection, RemoteDisconnected
 from typing import Any
 from urllib.error import URLError
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
@@ -23,6 +30,7 @@ from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.internal_utils import get_user_agent
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 log = logging.getLogger("impact.slack")
@@ -156,28 +164,199 @@ def quick_client(client: WebClient) -> WebClient:
     return quick
 
 
+# response_url posts reuse keep-alive connections (ResponseUrlPool). A pooled connection idle
+# longer than this is closed rather than reused: servers close idle connections after a while,
+# and a post written into a connection the server has just closed cannot be told apart from one
+# it received, so it could not be sent again. Busy, a connection is reused within milliseconds.
+POOL_IDLE_SECONDS = 15.0
+POOL_MAX_IDLE_PER_HOST = 16  # idle connections kept per host; more are closed
+REFUSED_RETRIES = 3  # a connection refused (or a name not resolved): the post never left
+RATE_LIMIT_RETRIES = 5  # HTTP 429: Slack did not carry the post out
+
+
+class ResponseUrlPool:
+    """POSTs to response_urls over keep-alive connections, shared by the listener threads.
+
+    The same rules as the Web API clients (see `retry_handlers`): each connect and each read
+    has a deadline of `timeout` seconds; a post is sent again only when it provably did not
+    arrive (the connection was refused or the host not resolved, before anything was written)
+    or Slack answered 429 (after its Retry-After, up to MAX_RATE_LIMIT_WAIT). A connection that
+    drops after the post was written is closed and the post is not resent: Slack may have
+    shown it. Before an idle connection is reused, it is checked for a close by the server
+    (readable with nothing owed) and dropped if so, and one idle too long is never reused.
+    Behind an HTTP(S) proxy from the environment, slack_sdk's WebhookClient posts instead.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = CALL_TIMEOUT,
+        idle_seconds: float = POOL_IDLE_SECONDS,
+        max_idle: int = POOL_MAX_IDLE_PER_HOST,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.timeout = timeout
+        self.idle_seconds = idle_seconds
+        self.max_idle = max_idle
+        self.clock = clock
+        self.sleep = sleep
+        self.opened = 0  # connections opened so far (tests and benchmarks read it)
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[str, str, int], list[tuple[HTTPConnection, float]]] = {}
+        self._ssl: ssl.SSLContext | None = None
+        self._headers = {"Content-Type": "application/json;charset=utf-8", "User-Agent": get_user_agent()}
+
+    def post(self, url: str, message: dict[str, Any]) -> WebhookResponse:
+        """POST `message` as JSON to `url`; Slack's answer, whatever its status. Raises on a
+        transport failure (after the retries that cannot double a post)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) response_url: {url[:100]!r}")
+        if _proxied(parts.scheme, parts.hostname):
+            webhook = WebhookClient(url=url, timeout=int(self.timeout), retry_handlers=retry_handlers())
+            return webhook.send_dict(message)
+        key = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        body = json.dumps(message).encode("utf-8")
+        refused = limited = 0
+        while True:
+            conn = self._checkout(key)
+            if conn is None:
+                conn = self._new(key)
+                try:
+                    conn.connect()
+                except (ConnectionRefusedError, socket.gaierror):
+                    conn.close()
+                    if refused >= REFUSED_RETRIES:
+                        raise
+                    self.sleep(0.5 * 2**refused)  # nothing was written: trying again cannot double
+                    refused += 1
+                    continue
+                except BaseException:
+                    conn.close()
+                    raise
+            try:
+                conn.request("POST", target, body=body, headers=self._headers)
+                answer = conn.getresponse()
+                data = answer.read()
+            except BaseException:
+                conn.close()  # the post may have arrived: never resent on this or another connection
+                raise
+            if answer.will_close:
+                conn.close()
+            else:
+                self._checkin(key, conn)
+            charset = answer.headers.get_content_charset() or "utf-8"
+            headers = dict(answer.getheaders())
+            response = WebhookResponse(
+                url=url, status_code=answer.status, body=data.decode(charset, "replace"), headers=headers
+            )
+            if answer.status == 429 and limited < RATE_LIMIT_RETRIES:
+                wait = _retry_after_header(headers)
+                if wait <= MAX_RATE_LIMIT_WAIT:
+                    self.sleep(wait)
+                    limited += 1
+                    continue
+            return response
+
+    def _new(self, key: tuple[str, str, int]) -> HTTPConnection:
+        scheme, host, port = key
+        self.opened += 1
+        if scheme == "https":
+            if self._ssl is None:
+                self._ssl = ssl.create_default_context()
+            return HTTPSConnection(host, port, timeout=self.timeout, context=self._ssl)
+        return HTTPConnection(host, port, timeout=self.timeout)
+
+    def _checkout(self, key: tuple[str, str, int]) -> HTTPConnection | None:
+        """An idle connection to this host that is still open, or None."""
+        now = self.clock()
+        while True:
+            with self._lock:
+                idle = self._idle.get(key)
+                if not idle:
+                    return None
+                conn, since = idle.pop()
+            if now - since <= self.idle_seconds and not _closed_by_peer(conn):
+                return conn
+            conn.close()
+
+    def _checkin(self, key: tuple[str, str, int], conn: HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) < self.max_idle:
+                idle.append((conn, self.clock()))
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        with self._lock:
+            idle = [conn for conns in self._idle.values() for conn, _ in conns]
+            self._idle.clear()
+        for conn in idle:
+            conn.close()
+
+
+def _closed_by_peer(conn: HTTPConnection) -> bool:
+    """True when an idle connection's socket is gone or readable: the server closed it (EOF)
+    or sent what nobody asked for. Either way it must not carry a post."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
+
+
+def _proxied(scheme: str, host: str) -> bool:
+    """True when the environment routes this URL through a proxy (HTTPS_PROXY, NO_PROXY, ...)."""
+    return bool(getproxies().get(scheme)) and not proxy_bypass(host)
+
+
+def _retry_after_header(headers: dict[str, str]) -> float:
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                return 1.0
+    return 1.0
+
+
+# One pool per process: every SafeRespond shares it.
+RESPONSE_URL_POOL = ResponseUrlPool()
+
+
 class SafeRespond(Respond):
     """Bolt's `respond`, with a deadline, no blind resend, and failures logged, never raised.
 
     A response_url post that fails after the ack cannot be shown to the user any other way;
     raising would only turn it into a listener error. It is logged once with the reason.
+    Posts go over the process's keep-alive connections (ResponseUrlPool).
     """
 
-    def __init__(self, *, response_url: str | None, team: str = "") -> None:
+    def __init__(
+        self, *, response_url: str | None, team: str = "", pool: ResponseUrlPool | None = None
+    ) -> None:
         super().__init__(response_url=response_url)
         self.team = team
+        self.pool = pool or RESPONSE_URL_POOL
 
     def __call__(self, text: str | dict[str, Any] = "", **kwargs: Any) -> WebhookResponse:  # type: ignore[override]
         url = self.response_url or ""
         if not url:
             log.warning("no response_url to answer team %s", self.team)
             return WebhookResponse(url=url, status_code=0, body="no response_url", headers={})
-        webhook = WebhookClient(url=url, timeout=int(CALL_TIMEOUT), retry_handlers=retry_handlers())
         try:
             if isinstance(text, dict):
-                return webhook.send_dict(text)
+                return self.pool.post(url, text)
             message = {"text": text, **{k: v for k, v in kwargs.items() if v is not None}}
-            return webhook.send_dict(_to_dicts(message))
+            return self.pool.post(url, _to_dicts(message))
         except Exception as e:  # noqa: BLE001 - any transport failure is logged, not raised
             log.warning("could not answer team %s through response_url: %r", self.team, e)
             return WebhookResponse(url=url, status_code=0, body=repr(e), headers={})

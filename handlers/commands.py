@@ -8,13 +8,14 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.complaints import complaint_saved
 from bot.messages import t
 from bot.quicklog import parse_quick_log, plain_text, split_command
 from bot.render import confirmation_blocks, list_blocks, query_text, text_blocks
 from bot.services import Services
-from domain.story import LIMITS, Draft, validate
+from domain.story import LIMITS, Draft, Story, validate
 from domain.viewer import Viewer
 from handlers.common import (
     DB_ERRORS,
@@ -115,18 +116,35 @@ def quick_log(inv: Invocation) -> None:
         tell_failure(inv.respond, t("listener_failed", lang), plain_text(text))
         return
     try:
-        ws = inv.request.workspace_id()
-        with inv.services.db.session() as session:
-            story = queries.add_story(
-                session, ws, draft, author=author, channel=str(inv.body.get("channel_id") or "")
-            )
+        story = store_quick_log(inv, draft, author)
     except DB_ERRORS as e:
         log.error("could not save a quick log for team %s: %r", inv.request.team_id, e)
         apologise(inv.respond, lang, plain_text(text))
         return
     inv.respond(blocks=confirmation_blocks(story, lang), text=t("saved", lang))
     # After the confirmation: a complaint goes to the improvement channel (never raises).
-    complaint_saved(inv.services, inv.client, inv.request.team_id, ws, story)
+    complaint_saved(inv.services, inv.client, inv.request.team_id, story.workspace_id, story)
+
+
+def store_quick_log(inv: Invocation, draft: Draft, author: str) -> Story:
+    """Store the story with one INSERT in one short transaction, in the workspace the process
+    has cached for the team; when that row is no longer the team's, look it up again, once."""
+    request, channel = inv.request, str(inv.body.get("channel_id") or "")
+    for _ in range(2):
+        ws = request.workspace_id()
+        with inv.services.db.transaction() as conn:
+            story = queries.insert_story(
+                conn, ws, request.team_id, request.enterprise_id, draft, author=author, channel=channel
+            )
+        if story is not None:
+            return story
+        log.warning("workspace row %s of team %s is gone; looking it up again", ws, request.team_id)
+        request.forget_workspace()
+    raise StaleWorkspace(f"no workspace row for team {request.team_id} after looking it up again")
+
+
+class StaleWorkspace(SQLAlchemyError):
+    """The team's workspace row vanished twice in a row: a database being emptied under us."""
 
 
 def show_list(inv: Invocation) -> None:

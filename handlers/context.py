@@ -2,7 +2,8 @@
 
 Every listener reads it with `request_of(context)` instead of digging through the payload.
 The workspace row is looked up (or created) only when a listener first asks for it, so a
-request that never touches the database never waits for it. The user's language likewise:
+request that never touches the database never waits for it, and only once per process for
+each team (storage.queries.WorkspaceCache). The user's language likewise:
 their Slack locale (cached; else Slack is asked, and waited for only briefly, see
 bot.languages), else the workspace's language, else IMPACT_LANGUAGE.
 """
@@ -44,6 +45,7 @@ class Request:
     db: Database | None = field(default=None, repr=False)
     _workspace: int | None = field(default=None, repr=False)
     resolve_language: Callable[[Request], str] | None = field(default=None, repr=False, compare=False)
+    workspaces: queries.WorkspaceCache | None = field(default=None, repr=False, compare=False)
     _language: str | None = field(default=None, init=False, repr=False, compare=False)
     _workspace_error: Exception | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -56,19 +58,29 @@ class Request:
         return self._language
 
     def workspace_id(self) -> int:
-        """The workspace row of this team (created on first use); asked once per request: a
-        database that failed to answer is not waited for a second time in the same request."""
+        """The workspace row of this team (created on first use); asked once per request, and
+        with `workspaces` once per process: a database that failed to answer is not waited for
+        a second time in the same request."""
         if self._workspace is None:
             if self._workspace_error is not None:
                 raise self._workspace_error
             assert self.db is not None, "a Request without a database cannot find its workspace"
             try:
-                with self.db.session() as session:
-                    self._workspace = queries.workspace_id(session, self.team_id, self.enterprise_id)
+                if self.workspaces is not None:
+                    self._workspace = self.workspaces.workspace_id(self.db, self.team_id, self.enterprise_id)
+                else:
+                    with self.db.session() as session:
+                        self._workspace = queries.workspace_id(session, self.team_id, self.enterprise_id)
             except Exception as e:
                 self._workspace_error = e
                 raise
         return self._workspace
+
+    def forget_workspace(self) -> None:
+        """The workspace id turned out stale (its row is gone): the next ask looks it up again."""
+        if self._workspace is not None and self.workspaces is not None:
+            self.workspaces.forget(self.team_id, self.enterprise_id, self._workspace)
+        self._workspace = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,7 @@ def build_request(services: Services, context: BoltContext, body: dict[str, Any]
         services.settings.language,
         services.db,
         resolve_language=resolve,
+        workspaces=services.workspaces,
     )
 
 

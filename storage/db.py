@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Engine, create_engine, event, exc, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,6 +56,13 @@ class Database:
         """A session in one transaction: committed on success, rolled back on any error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One short transaction on a pooled connection, without an ORM session: committed on
+        success, rolled back on any error. For the hot path's single statements."""
+        with self.engine.begin() as conn:
+            yield conn
 
     def ping(self, deadline: float = PING_DEADLINE_S) -> bool:
         """True when the database answers `SELECT 1` within `deadline` seconds.

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import and_, delete, func, not_, or_, select
+from sqlalchemy import Connection, and_, bindparam, delete, event, func, insert, not_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain.story import Draft, Story
 from domain.viewer import STRANGER, Viewer
 from storage.models import PostRow, ReactionRow, StoryRow, Workspace, utcnow
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 
 def workspace_id(session: Session, team_id: str, enterprise_id: str | None = None) -> int:
@@ -104,6 +109,94 @@ def add_story(
     session.add(row)
     session.flush()
     return to_story(row)
+
+
+# The columns a story is stored with, in the order `insert_story` fills them.
+_STORY_VALUES = (
+    "customer",
+    "quote",
+    "contact",
+    "impact",
+    "kind",
+    "tags",
+    "credited",
+    "consent",
+    "source",
+    "author",
+    "channel",
+    "created_at",
+    "updated_at",
+)
+
+
+def _insert_story_statement() -> Any:
+    """INSERT INTO stories (...) SELECT workspaces.id, :customer, ... FROM workspaces WHERE the
+    row is this team's: one statement that stores the story only in the workspace it names."""
+    stories, workspaces = StoryRow.__table__, Workspace.__table__
+    values = select(
+        workspaces.c.id, *[bindparam(name, type_=stories.c[name].type) for name in _STORY_VALUES]
+    ).where(
+        workspaces.c.id == bindparam("ws"),
+        workspaces.c.team_id == bindparam("team_id"),
+        workspaces.c.enterprise_id == bindparam("enterprise_id"),
+    )
+    return insert(StoryRow).from_select(["workspace_id", *_STORY_VALUES], values).returning(stories.c.id)
+
+
+_INSERT_STORY = _insert_story_statement()
+
+
+def insert_story(
+    conn: Connection | Session,
+    ws: int,
+    team_id: str,
+    enterprise_id: str | None,
+    draft: Draft,
+    author: str,
+    channel: str = "",
+) -> Story | None:
+    """Store a validated draft in workspace `ws` with one statement, no ORM unit of work; None
+    (and nothing stored) when row `ws` is not (or no longer) the workspace of this team and
+    enterprise, as a stale cached id would be. Runs in the caller's transaction."""
+    now = utcnow()
+    params = {
+        "ws": ws,
+        "team_id": team_id,
+        "enterprise_id": enterprise_id or "",
+        "customer": draft.customer,
+        "quote": draft.quote,
+        "contact": draft.contact,
+        "impact": draft.impact,
+        "kind": draft.kind,
+        "tags": list(draft.tags),
+        "credited": list(draft.credited),
+        "consent": draft.consent,
+        "source": draft.source,
+        "author": author,
+        "channel": channel,
+        "created_at": now,
+        "updated_at": now,
+    }
+    story_id = conn.execute(_INSERT_STORY, params).scalar()
+    if story_id is None:
+        return None
+    return Story(
+        id=story_id,
+        workspace_id=ws,
+        customer=draft.customer,
+        quote=draft.quote,
+        contact=draft.contact or "",
+        impact=draft.impact or "",
+        kind=draft.kind,
+        tags=tuple(draft.tags),
+        credited=tuple(draft.credited),
+        consent=draft.consent,
+        source=draft.source or "",
+        author=author,
+        channel=channel or "",
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def _live(ws: int) -> list:  # type: ignore[type-arg]
@@ -209,9 +302,87 @@ def workspace_language(session: Session, ws: int) -> str | None:
 
 
 def set_workspace_language(session: Session, ws: int, language: str | None) -> None:
+    """Set the workspace's language; once committed, every WorkspaceCache of this process reads
+    it afresh (other processes within LANGUAGE_TTL_SECONDS)."""
     row = session.get(Workspace, ws)
     if row is not None:
         row.language = language
+        event.listen(session, "after_commit", _languages_changed, once=True)
+
+
+# Bumped after each committed language change in this process; cached languages of an older
+# count are read again.
+_language_changes = 0
+
+
+def _languages_changed(_session: Session) -> None:
+    global _language_changes
+    _language_changes += 1
+
+
+# A workspace's language is taken from the process's cache for this long; a change made in
+# another process sharing the database is seen within it (one made in this process at once).
+LANGUAGE_TTL_SECONDS = 5.0
+MAX_CACHED_WORKSPACES = 10_000  # (team, enterprise) pairs; past this the cache starts afresh
+
+
+class WorkspaceCache:
+    """Per process: the workspace row id of each (team, enterprise), and briefly its language.
+
+    Every request needs its workspace's row id, and a row keeps its id for good: nothing in the
+    bot deletes a workspace row (an uninstall deletes the installation, a purge erases stories,
+    both keep the row). So an id is looked up once per process, not once per request. A write
+    that must not land in another workspace checks the id in the same statement anyway
+    (`insert_story`), and `forget` drops an id found stale, e.g. after an operator deleted the
+    row by hand (SQLite may hand a deleted row's id to the next new workspace).
+    """
+
+    def __init__(
+        self, *, language_ttl: float = LANGUAGE_TTL_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.language_ttl = language_ttl
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._ids: dict[tuple[str, str], int] = {}
+        # ws -> (expires at, _language_changes when read, language or None)
+        self._languages: dict[int, tuple[float, int, str | None]] = {}
+
+    def workspace_id(self, db: Database, team_id: str, enterprise_id: str | None = None) -> int:
+        """The workspace row of this team, created on first use; from the cache after that."""
+        key = (team_id, enterprise_id or "")
+        found = self._ids.get(key)
+        if found is not None:
+            return found
+        with db.session() as session:
+            found = workspace_id(session, team_id, enterprise_id)
+        with self._lock:  # cached once committed, so a rolled-back row is never remembered
+            if len(self._ids) >= MAX_CACHED_WORKSPACES:
+                self._ids.clear()
+            self._ids[key] = found
+        return found
+
+    def forget(self, team_id: str, enterprise_id: str | None, ws: int) -> None:
+        """Drop a cached id found stale (only if it is still the one cached)."""
+        key = (team_id, enterprise_id or "")
+        with self._lock:
+            if self._ids.get(key) == ws:
+                del self._ids[key]
+            self._languages.pop(ws, None)
+
+    def language(self, db: Database, ws: int) -> str | None:
+        """The workspace's language as `/impact settings` set it (None: not set), cached briefly."""
+        now = self.clock()
+        hit = self._languages.get(ws)
+        if hit is not None and hit[0] > now and hit[1] == _language_changes:
+            return hit[2]
+        changes = _language_changes  # read first: a change committed meanwhile reads again
+        with db.session() as session:
+            found = workspace_language(session, ws)
+        with self._lock:
+            if len(self._languages) >= MAX_CACHED_WORKSPACES:
+                self._languages.clear()
+            self._languages[ws] = (now + self.language_ttl, changes, found)
+        return found
 
 
 class WorkspaceKey(NamedTuple):
