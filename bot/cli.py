@@ -33,7 +33,11 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     sub.add_parser("run", help="start the bot (Socket Mode with SLACK_APP_TOKEN, else HTTP)")
     sub.add_parser("migrate", help="bring the database schema up to date")
-    sub.add_parser("doctor", help="check settings, tokens, scopes, database and schedules")
+    sub.add_parser(
+        "doctor",
+        help="check settings, tokens, scopes, database and schedules; in OAuth mode also the "
+        "client id and secret, the redirect URL and each installation",
+    )
     imp = sub.add_parser("import", help="import stories from a CSV file")
     imp.add_argument("file", type=Path)
     imp.add_argument("--team", help=f"the workspace the stories belong to: {TEAM_HELP}")
@@ -105,12 +109,16 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.doctor import diagnose
+    """Print each finding (in OAuth mode each installation too); exit 1 when any is a problem."""
+    from bot.doctor import examine
 
-    problems = diagnose(settings)
-    for problem in problems:
-        print(f"✗ {problem}")
+    findings = examine(settings)
+    for finding in findings:
+        print(finding.render())
+    problems = sum(finding.problem for finding in findings)
     if problems:
+        counted = f"{problems} problems: fix them" if problems != 1 else "1 problem: fix it"
+        print(f"{counted}, then run `impact-bot doctor` again")
         return 1
     print("✓ all checks passed")
     return 0
