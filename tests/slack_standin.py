@@ -5,12 +5,18 @@ Serves ``/api/<method>`` (what ``WebClient(base_url=standin.base_url)`` calls) a
 plausible Slack-shaped JSON.  Faults (HTTP 429/500, ``ok: false`` errors, delays) can be
 injected per method.  An opt-in rate-limit mode (``rate_limit()``, off by default) enforces
 Slack's posting limits per channel and per workspace and answers 429 with ``Retry-After``.
+Several workspaces: ``grant_code()`` registers an OAuth code that ``oauth.v2.access`` exchanges
+for that workspace's bot token (checking the app's ``oauth_app()`` credentials, as Slack does);
+a granted token's calls are answered as that workspace's (``auth.test``, views, users, message
+``team``), and each call and posted message remembers the token and team behind it.
 Run standalone with ``python -m tests.slack_standin --port 8900``.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import itertools
 import json
 import math
 import socket
@@ -38,6 +44,7 @@ class Call:
     response: dict[str, Any] | None = None  # JSON body answered (None for non-JSON answers)
     retry_after: int | None = None  # Retry-After answered by the rate-limit mode (seconds)
     limited_by: str | None = None  # which limit answered 429: "channel" or "workspace"
+    team: str | None = None  # the workspace of the token sent, when the token was granted here
 
     def json_arg(self, name: str, default: Any = None) -> Any:
         """Return arg ``name`` parsed, whether it was sent as a JSON string or as an object."""
@@ -91,6 +98,55 @@ class RateLimits:
     methods: tuple[str, ...] = ("chat.postMessage",)
 
 
+@dataclass(frozen=True)
+class Grant:
+    """One workspace's installation as Slack knows it: what ``oauth.v2.access`` answers for a
+    code, and who a call with its bot token is (``auth.test``)."""
+
+    team_id: str
+    team_name: str
+    bot_token: str
+    bot_user_id: str
+    bot_id: str
+    scopes: tuple[str, ...]
+    enterprise_id: str | None = None
+    enterprise_name: str | None = None
+    org_wide: bool = False  # an Enterprise Grid org-wide install: no team in the answer
+    installer: str = "UINSTALLER"
+    app_id: str = "A111"
+
+    def access_answer(self) -> dict[str, Any]:
+        """The body (minus "ok") of a successful ``oauth.v2.access``, shaped as Slack's."""
+        enterprise = (
+            {"id": self.enterprise_id, "name": self.enterprise_name or self.enterprise_id}
+            if self.enterprise_id
+            else None
+        )
+        return {
+            "app_id": self.app_id,
+            "authed_user": {"id": self.installer},
+            "scope": ",".join(self.scopes),
+            "token_type": "bot",
+            "access_token": self.bot_token,
+            "bot_user_id": self.bot_user_id,
+            "team": None if self.org_wide else {"id": self.team_id, "name": self.team_name},
+            "enterprise": enterprise,
+            "is_enterprise_install": self.org_wide,
+        }
+
+
+def _client_credentials(call: Call) -> tuple[str | None, str | None]:
+    """(client_id, client_secret) from HTTP Basic auth (slack_sdk) or from the arguments."""
+    auth = call.headers.get("authorization", "")
+    if auth.lower().startswith("basic "):
+        try:
+            user, _, password = base64.b64decode(auth[6:].strip()).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None, None
+        return user, password
+    return call.args.get("client_id"), call.args.get("client_secret")
+
+
 def _truthy(value: Any) -> bool:
     return value in (True, 1, "1", "true", "True")
 
@@ -127,6 +183,14 @@ class SlackStandin:
         self.reactions: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, ts) -> list
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> messages, oldest first
         self.views: dict[str, dict[str, Any]] = {}
+        # OAuth: the app's credentials (None: no app, every exchange is invalid_client_id),
+        # codes not yet exchanged, and every bot token issued, with its workspace.
+        self.client_id: str | None = None
+        self.client_secret: str | None = None
+        self.codes: dict[str, Grant] = {}
+        self.grants: dict[str, Grant] = {}  # bot token -> its workspace
+        self.posted_with: dict[tuple[str, str], str] = {}  # (channel, ts) -> token that posted it
+        self._token_seq = itertools.count(1)
         self.calls: list[Call] = []
         self.attempts: list[Call] = []
         self.stored: list[Call] = []  # calls carried out although their answer failed or dropped
@@ -219,6 +283,7 @@ class SlackStandin:
         with self._lock:
             for store in (self.calls, self.attempts, self.stored, self.messages, self.views):
                 store.clear()
+            self.posted_with.clear()
             self.reset_faults()
 
     # ---- configuration / fault injection ---------------------------------------------------
@@ -309,6 +374,60 @@ class SlackStandin:
         with self._lock:
             return [c for c in self.attempts if c.limited_by is not None]
 
+    # ---- workspaces (OAuth) ------------------------------------------------------------------
+    def oauth_app(self, client_id: str, client_secret: str) -> None:
+        """The app's credentials, which ``oauth.v2.access`` checks before it looks at the code."""
+        with self._lock:
+            self.client_id, self.client_secret = client_id, client_secret
+
+    def grant_code(
+        self,
+        code: str,
+        team_id: str,
+        team_name: str = "",
+        enterprise_id: str | None = None,
+        *,
+        bot_token: str | None = None,
+        bot_user_id: str | None = None,
+        bot_id: str | None = None,
+        scopes: tuple[str, ...] | list[str] = ("commands", "chat:write"),
+        enterprise_name: str | None = None,
+        org_wide: bool = False,
+        installer: str = "UINSTALLER",
+        app_id: str = "A111",
+    ) -> Grant:
+        """Register the code Slack would hand the app's redirect URL after someone installs it
+        in ``team_id``: one ``oauth.v2.access`` exchanges it (once) for the returned Grant's bot
+        token, and from then on that token's calls are answered as ``team_id``'s."""
+        with self._lock:
+            n = next(self._token_seq)
+            grant = Grant(
+                team_id=team_id,
+                team_name=team_name or team_id,
+                bot_token=bot_token or f"xoxb-{team_id}-{n}-standin",
+                bot_user_id=bot_user_id or f"UB{team_id}",
+                bot_id=bot_id or f"B{team_id}",
+                scopes=tuple(scopes),
+                enterprise_id=enterprise_id,
+                enterprise_name=enterprise_name,
+                org_wide=org_wide,
+                installer=installer,
+                app_id=app_id,
+            )
+            self.codes[code] = grant
+            return grant
+
+    def team_of(self, token: str | None) -> str | None:
+        """The workspace a token was granted for here (None for tokens the stand-in never issued)."""
+        with self._lock:
+            grant = self.grants.get(token or "")
+            return grant.team_id if grant is not None else None
+
+    def poster_of(self, channel: str, ts: str) -> str | None:
+        """The token that posted the message ``ts`` in ``channel`` (None for seeded messages)."""
+        with self._lock:
+            return self.posted_with.get((channel, ts))
+
     def add_message(self, channel: str, text: str, user: str = "U1", **extra: Any) -> str:
         """Seed a message into ``channel``'s history (as if someone posted it); returns its ts."""
         with self._lock:
@@ -384,6 +503,8 @@ class SlackStandin:
         call = Call(method, args, headers, time.time(), path=split.path)
         extra_headers: dict[str, str] = {}
         with self._changed:
+            grant = self.grants.get(call.token or "")
+            call.team = grant.team_id if grant is not None else None
             limited = self._over_limit(call)
             fault = None if limited is not None else self._take(self._fails, method, args)
             if fault is not None and fault.store and method != "response_url":
@@ -426,9 +547,10 @@ class SlackStandin:
             self.log(f"{time.strftime('%H:%M:%S')} {call.status} {method} {brief}")
         if pause:
             self._stopping.wait(pause)
-        if self.scopes:
-            # Slack reports granted scopes on every response (Bolt reads it from auth.test)
-            extra_headers["x-oauth-scopes"] = self.scopes
+        scopes = ",".join(grant.scopes) if grant is not None else self.scopes
+        if scopes:
+            # Slack reports the token's granted scopes on every response (Bolt reads auth.test's)
+            extra_headers["x-oauth-scopes"] = scopes
         body = b"ok" if call.response is None else json.dumps(call.response).encode()
         try:
             req.send_response(call.status)
@@ -453,12 +575,60 @@ class SlackStandin:
         return {"ok": True, **handler(self, call)}
 
     # ---- default answers (each returns the body minus "ok") ----------------------------
+    def _who(self, call: Call) -> tuple[str, str, str]:
+        """(team, bot user, bot id) of the calling token: its grant's, else the defaults."""
+        grant = self.grants.get(call.token or "")
+        if grant is None:
+            return self.team_id, self.bot_user_id, self.bot_id
+        return grant.team_id, grant.bot_user_id, grant.bot_id
+
+    def _auth_test(self, call: Call) -> dict[str, Any]:
+        grant = self.grants.get(call.token or "")
+        if grant is None:
+            return {
+                "url": "https://example.slack.com/",
+                "team": "Example",
+                "user": "impact",
+                "team_id": self.team_id,
+                "user_id": self.bot_user_id,
+                "bot_id": self.bot_id,
+                "is_enterprise_install": False,
+            }
+        answer: dict[str, Any] = {
+            "url": f"https://{grant.team_id.lower()}.slack.com/",
+            "team": grant.team_name,
+            "user": "impact",
+            "team_id": grant.team_id,
+            "user_id": grant.bot_user_id,
+            "bot_id": grant.bot_id,
+            "is_enterprise_install": grant.org_wide,
+        }
+        if grant.enterprise_id:
+            answer["enterprise_id"] = grant.enterprise_id
+        return answer
+
+    def _oauth_access(self, call: Call) -> dict[str, Any]:
+        """Exchange a granted code for its bot token, once, as Slack checks it: the client id,
+        then its secret, then the code."""
+        client_id, client_secret = _client_credentials(call)
+        if self.client_id is None or client_id != self.client_id:
+            return {"ok": False, "error": "invalid_client_id"}
+        if client_secret != self.client_secret:
+            return {"ok": False, "error": "bad_client_secret"}
+        grant = self.codes.pop(str(call.args.get("code") or ""), None)
+        if grant is None:
+            return {"ok": False, "error": "invalid_code"}  # unknown, or already exchanged
+        self.grants[grant.bot_token] = grant
+        return grant.access_answer()
+
     def _message(self, a: dict[str, Any], call: Call, ts: str) -> dict[str, Any]:
+        team, bot_user, bot_id = self._who(call)
         msg: dict[str, Any] = {
             "type": "message",
             "ts": ts,
-            "user": self.bot_user_id,
-            "bot_id": self.bot_id,
+            "user": bot_user,
+            "bot_id": bot_id,
+            "team": team,
             "text": a.get("text", ""),
         }
         for key in ("blocks", "attachments", "metadata"):
@@ -480,9 +650,21 @@ class SlackStandin:
         ch = "D" + a["channel"] if a["channel"][:1] in ("U", "W") else a["channel"]
         msg = self._message(a, call, self._next_ts())
         self.messages.setdefault(ch, []).append(msg)
+        if call.token:
+            self.posted_with[(ch, msg["ts"])] = call.token
         return {"channel": ch, "ts": msg["ts"], "message": msg}
 
+    def _not_its_message(self, call: Call) -> bool:
+        """A workspace's bot changing a message another bot posted (Slack refuses that)."""
+        if call.team is None:
+            return False  # tokens the stand-in did not grant keep the lenient default
+        ch, ts = call.args.get("channel", ""), call.args.get("ts", "")
+        old = next((m for m in self.messages.get(ch, []) if m["ts"] == ts), None)
+        return old is not None and "bot_id" in old and old["bot_id"] != self._who(call)[2]
+
     def _update(self, call: Call) -> dict[str, Any]:
+        if self._not_its_message(call):
+            return {"ok": False, "error": "cant_update_message"}
         a = call.args
         ch, ts = a.get("channel", ""), a.get("ts", "")
         msg = self._message(a, call, ts)
@@ -493,6 +675,8 @@ class SlackStandin:
         return {"channel": ch, "ts": ts, "text": msg.get("text", ""), "message": msg}
 
     def _delete(self, call: Call) -> dict[str, Any]:
+        if self._not_its_message(call):
+            return {"ok": False, "error": "cant_delete_message"}
         ch, ts = call.args.get("channel", ""), call.args.get("ts", "")
         self.messages[ch] = [m for m in self.messages.get(ch, []) if m["ts"] != ts]
         return {"channel": ch, "ts": ts}
@@ -536,12 +720,13 @@ class SlackStandin:
         if vid is None:
             self._seq += 1
             vid = f"V{self._seq:08d}"
+        team, _, bot_id = self._who(call)
         view.update(
             id=vid,
-            team_id=self.team_id,
+            team_id=team,
             hash=f"h{self._seq}",
             app_id="A111",
-            bot_id=self.bot_id,
+            bot_id=bot_id,
             state={"values": {}},
         )
         view.setdefault("type", "home" if call.method == "views.publish" else "modal")
@@ -553,7 +738,7 @@ class SlackStandin:
         uid = call.args.get("user", "")
         user = {
             "id": uid,
-            "team_id": self.team_id,
+            "team_id": self._who(call)[0],
             "name": uid.lower(),
             "real_name": uid,
             "is_admin": False,
@@ -591,15 +776,8 @@ class SlackStandin:
 
 _HANDLERS: dict[str, Callable[[SlackStandin, Call], dict[str, Any]]] = {
     "api.test": lambda s, c: {"args": c.args},
-    "auth.test": lambda s, c: {
-        "url": "https://example.slack.com/",
-        "team": "Example",
-        "user": "impact",
-        "team_id": s.team_id,
-        "user_id": s.bot_user_id,
-        "bot_id": s.bot_id,
-        "is_enterprise_install": False,
-    },
+    "auth.test": SlackStandin._auth_test,
+    "oauth.v2.access": SlackStandin._oauth_access,
     "chat.postMessage": SlackStandin._post,
     "chat.postEphemeral": SlackStandin._post,
     "chat.update": SlackStandin._update,
