@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from slack_sdk import WebClient
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.oauth.installation_store import InstallationStore
 
 from bot import slack_client
 from bot.settings import Settings
 
 log = logging.getLogger("impact.clients")
+
+
+class RateLimitObserver(RetryHandler):
+    """Tells the pacer of every HTTP 429 (with the token that got it); retries nothing itself."""
+
+    def __init__(self, notify: Callable[[str, float], None]) -> None:
+        super().__init__(max_retry_count=1_000_000)
+        self.notify = notify
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is not None and response.status_code == 429:
+            auth = (request.headers.get("Authorization") or [""])[0]
+            token = auth.removeprefix("Bearer ").strip()
+            try:
+                self.notify(token, slack_client.retry_after(response))
+            except Exception as e:  # noqa: BLE001 - observing must never break the call
+                log.warning("could not pass a rate limit on to the pacer: %r", e)
+        return False
 
 
 class Clients:
@@ -20,7 +50,19 @@ class Clients:
         self.settings = settings
         self.installations = installations
         # The app's own client: the bot token, or none in OAuth mode (Bolt adds each request's).
-        self.base = slack_client.make_client(settings.api_url, None if installations else settings.bot_token)
+        # Told of every 429 with the token that got it (bot.pacing.Pacer.rate_limited).
+        self.on_rate_limited: Callable[[str, float], None] | None = None
+        self.base = self._observed(
+            slack_client.make_client(settings.api_url, None if installations else settings.bot_token)
+        )
+
+    def _observed(self, client: WebClient) -> WebClient:
+        client.retry_handlers.insert(0, RateLimitObserver(self._rate_limited))
+        return client
+
+    def _rate_limited(self, token: str, retry_after: float) -> None:
+        if self.on_rate_limited is not None and token:
+            self.on_rate_limited(token, retry_after)
 
     def token_for(self, team_id: str, enterprise_id: str = "") -> str | None:
         """The bot token for this workspace; None in OAuth mode when it has no installation."""
@@ -48,4 +90,4 @@ class Clients:
         token = self.token_for(team_id, enterprise_id)
         if token is None:
             log.warning("no installation for team %s (enterprise %s)", team_id, enterprise_id or "-")
-        return slack_client.make_client(self.settings.api_url, token or "")
+        return self._observed(slack_client.make_client(self.settings.api_url, token or ""))

@@ -129,6 +129,15 @@ EN: dict[str, str] = {
     "credited.dm_anonymous": (
         "A customer story you made possible was just featured in <#{channel}>: {permalink}"
     ),
+    "featured.dm_many": (
+        "Your customer story from {customer} was just featured in {count} channels: {channels}"
+    ),
+    "credited.dm_many": (
+        "A customer story you made possible ({customer}) was just featured in {count} channels: {channels}"
+    ),
+    "credited.dm_anonymous_many": (
+        "A customer story you made possible was just featured in {count} channels: {channels}"
+    ),
     "purged.text": "This story was removed at the customer's request.",
     "channel_error.dm.story": (
         "I couldn't post the scheduled customer of the week in <#{channel}> ({error}). "

@@ -15,18 +15,19 @@ from slack_sdk.errors import SlackApiError
 
 from bot.delivery import METADATA_EVENT as METADATA_EVENT
 from bot.delivery import Delivered, DeliveryUncertain, find_post, post_once
+from bot.featured import FeaturedDMs, recipients
 from bot.languages import LOOKUP_TIMEOUT_SECONDS, UserLanguages
 from bot.logs import set_about
 from bot.managers import ManagerCheckUnavailable, ManagerDirectory
 from bot.messages import t
+from bot.pacing import Pacer
 from bot.prompts import builtin_prompts, next_prompt, prompt_blocks, prompt_fallback_text
-from bot.render import credited_users, notification_text, story_fallback_text, story_post_blocks
+from bot.render import story_fallback_text, story_post_blocks
 from bot.selection import invitation_blocks
 from bot.settings import Settings
 from domain.schedule import ChannelSchedule, slot_key
-from domain.story import Story, is_user_id
-from domain.viewer import Viewer
-from storage import channels, claims, posts, queries
+from domain.story import Story
+from storage import channels, claims, outbox, posts, queries
 from storage.db import Database
 from storage.models import utcnow
 from storage.selection import choose_candidate, freshest_story
@@ -123,6 +124,12 @@ class Poster:
         self.owner = owner or owner_id()
         self.lease = timedelta(seconds=settings.slot_lease_seconds)
         self.grace = timedelta(hours=settings.grace_hours)
+        # Every workspace's messages at its rate, shared by all processes (bot.pacing).
+        self.pacer = Pacer(db, settings.posts_per_minute, settings.post_burst)
+        # The DMs that close the loop, sent after each occasion's channel posts (bot.featured).
+        self.featured = FeaturedDMs(
+            db, client_for, self.pacer, self.language_for_user, self.owner, self.lease
+        )
 
     def language(self, ws: int, channel_language: str | None) -> str:
         """The channel's language, else the workspace's (settings), else IMPACT_LANGUAGE."""
@@ -180,7 +187,15 @@ class Poster:
                 story_id = payload.get("story_id")
                 post_kind = "prompt" if kind == "prompt" else ("story" if story_id else "invitation")
                 self._record(
-                    ws, channel, found.ts, claim.id, post_kind, story_id, note="found after takeover"
+                    ws,
+                    channel,
+                    found.ts,
+                    claim.id,
+                    post_kind,
+                    story_id,
+                    note="found after takeover",
+                    featured=self._story_of(ws, story_id) if post_kind == "story" else None,
+                    occasion=(kind, slot_at),
                 )
                 log.info("slot %s was already posted (ts %s)", key, found.ts)
                 return "found"
@@ -192,12 +207,16 @@ class Poster:
                 log.warning("slot %s given up: not posted within the grace period", key)
                 return "expired"
         lang = self.language(ws, schedule.language)
+        # Wait for this workspace's turn: every process together keeps Slack's rate.
+        self.pacer.wait(client.token)
         try:
             if kind == "story":
-                delivered, story = self._post_story(client, ws, channel, lang, key, slot_at, claim.id)
+                delivered, _story = self._post_story(
+                    client, ws, channel, lang, key, slot_at, claim.id, occasion=(kind, slot_at)
+                )
                 ts = delivered.ts
             else:
-                ts, story = self._post_prompt(client, ws, channel, lang, key, now, slot_at, claim.id), None
+                ts = self._post_prompt(client, ws, channel, lang, key, now, slot_at, claim.id)
         except SlackApiError as e:
             error = str(e.response.get("error"))
             if e.response.status_code != 200 or error not in AUTH_ERRORS:
@@ -224,8 +243,6 @@ class Poster:
             log.warning("slot %s will be retried: %r", key, e)
             return "retry"
         log.info("posted slot %s (ts %s)", key, ts)
-        if story is not None:
-            self.close_the_loop(client, story, channel, ts, team_id=schedule.team_id)
         return "posted"
 
     def _post(
@@ -257,6 +274,7 @@ class Poster:
         since: datetime,
         claim_id: int | None,
         *,
+        occasion: tuple[str, datetime],
         query: str = "",
         skip: int = 0,
     ) -> tuple[Delivered, Story | None]:
@@ -276,6 +294,8 @@ class Poster:
             claim_id,
             "story" if story else "invitation",
             story.id if story else None,
+            featured=story,
+            occasion=occasion,
         )
         return delivered, story
 
@@ -295,12 +315,21 @@ class Poster:
         story_id: int | None,
         prompt: str | None = None,
         note: str = "",
+        *,
+        featured: Story | None = None,
+        occasion: tuple[str, datetime] | None = None,
     ) -> None:
-        """After a post reached Slack: close the claim and remember the post, in one transaction."""
+        """After a post reached Slack: close the claim, remember the post and owe its featured
+        people their DMs (bot.featured), in one transaction."""
         with self.db.session() as session:
             if claim_id is not None:
                 claims.finish_claim(session, claim_id, "posted", ts=ts, note=note)
             posts.add_post(session, ws, channel, ts, kind, story_id, prompt=prompt)
+            if featured is not None and occasion is not None:
+                occasion_kind, occasion_at = occasion
+                outbox.owe(
+                    session, ws, featured.id, recipients(featured), occasion_kind, occasion_at, occasion_at
+                )
             if prompt is not None:
                 channels.set_last_prompt(session, ws, channel, prompt)
             channels.note_channel_error(session, ws, channel, None)
@@ -370,10 +399,22 @@ class Poster:
                     claim.id,
                     "story" if story else "invitation",
                     story.id if story else None,
+                    featured=story,
+                    occasion=("ondemand", nonce),
                 )
+                self.featured.deliver(ws=ws)
                 return Outcome("found", self.permalink(client, channel, found.ts))
             delivered, story = self._post_story(
-                client, ws, channel, lang, marker, since, claim.id, query=query, skip=skip
+                client,
+                ws,
+                channel,
+                lang,
+                marker,
+                since,
+                claim.id,
+                occasion=("ondemand", nonce),
+                query=query,
+                skip=skip,
             )
         except DeliveryUncertain as e:
             claims.release_claim(self.db, claim.id, note=f"uncertain: {e}"[:500])
@@ -385,8 +426,8 @@ class Poster:
             claims.release_claim(self.db, claim.id, note=f"failed: {e!r}"[:500])
             raise
         permalink = self.permalink(client, channel, delivered.ts)
-        if story is not None and not delivered.found:
-            self.close_the_loop(client, story, channel, delivered.ts, permalink, team_id=team_id)
+        # The post is recorded; its DMs go now, once (a lost answer's retry finds them sent).
+        self.featured.deliver(ws=ws)
         return Outcome("found" if delivered.found else "posted", permalink)
 
     # --- closing the loop -----------------------------------------------------------------
@@ -397,54 +438,6 @@ class Poster:
         except Exception as e:  # noqa: BLE001 - the post exists; only its link is missing
             log.warning("no permalink for %s/%s: %r", channel, ts, e)
             return ""
-
-    def close_the_loop(
-        self,
-        client: WebClient,
-        story: Story,
-        channel: str,
-        ts: str,
-        permalink: str | None = None,
-        *,
-        team_id: str = "",
-    ) -> None:
-        """Tell the author and the credited colleagues that their story was featured, each in
-        their own language (see language_for_user).
-
-        Each direct message sent is recorded (kind "dm"), so `purge` can redact it later.
-        """
-        link = permalink if permalink is not None else self.permalink(client, channel, ts)
-        recipients = [(story.author, "featured.dm")] if is_user_id(story.author) else []
-        recipients += [(u, "credited.dm") for u in credited_users(story) if u != story.author]
-        for user, message_id in recipients:
-            lang = self.language_for_user(client, team_id, story.workspace_id, user)
-            # Under anonymous consent only the author reads the customer's name here: manager
-            # rights are not looked up for a DM, so a credited manager gets the anonymous text.
-            if Viewer(user).sees_names(story):
-                customer = notification_text(story.customer, 200)
-                text = t(message_id, lang, customer=customer, channel=channel, permalink=link)
-            else:
-                text = t("credited.dm_anonymous", lang, channel=channel, permalink=link)
-            try:
-                sent = client.chat_postMessage(channel=user, text=text)
-            except SlackApiError as e:
-                log.warning("could not tell %s: %s", user, e.response.get("error"))
-                continue
-            except Exception as e:  # noqa: BLE001 - never resent: the DM may have arrived
-                log.warning("could not tell %s: %r", user, e)
-                continue
-            self._record_dm(story, str(sent.get("channel") or ""), str(sent.get("ts") or ""))
-
-    def _record_dm(self, story: Story, dm_channel: str, ts: str) -> None:
-        """Remember a direct message naming the story; a failure is logged (the DM is out)."""
-        if not dm_channel or not ts:
-            log.warning("a direct message about story %s came back without channel or ts", story.id)
-            return
-        try:
-            with self.db.session() as session:
-                posts.add_post(session, story.workspace_id, dm_channel, ts, "dm", story.id)
-        except Exception as e:  # noqa: BLE001 - purge cannot redact this DM; said once in the log
-            log.warning("could not record the direct message %s/%s: %r", dm_channel, ts, e)
 
     def report_channel_problem(self, client: WebClient, schedule: ChannelSchedule, error: str) -> None:
         """Tell the configured managers, once per channel and error, each in their language."""

@@ -8,6 +8,8 @@ process computes the same slots from the schedules table, and the durable claim 
 from __future__ import annotations
 
 import logging
+import random
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor as Pool
 from datetime import UTC, datetime, timedelta
@@ -45,6 +47,8 @@ class SlotScheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._job_specs: dict[str, str] = {}
+        self._running = threading.Lock()
+        self._again = threading.Event()
 
     def start(self) -> None:
         self.scheduler.start()
@@ -58,13 +62,33 @@ class SlotScheduler:
 
     def sync_soon(self) -> None:
         """Pick up a changed schedule now rather than at the next sweep."""
-        self.scheduler.add_job(self.sync, id="sync-now", replace_existing=True)
+        self.wake()
+
+    def wake(self) -> None:
+        """Run the sweep now (or, when one is running, right after it): one sweep at a time per
+        process sees every due slot, so it can interleave workspaces and settle the DMs."""
+        self._again.set()
+        if self._running.locked():
+            return  # the running sweep goes round once more when it ends
+        try:
+            self.scheduler.modify_job("sync", next_run_time=datetime.now(UTC))
+        except Exception as e:  # noqa: BLE001 - not started (tests) or shutting down: next sweep
+            log.debug("could not wake the sweep: %r", e)
 
     def shutdown(self, wait: bool = False) -> None:
         self.scheduler.shutdown(wait=wait)
 
     def sync(self) -> None:
-        """Match the cron jobs to the schedules table, then post or record any due slot."""
+        """Match the cron jobs to the schedules table, then post or record any due slot; once
+        more if a slot fell due (or a schedule changed) while it ran."""
+        with self._running:
+            while True:
+                self._again.clear()
+                self._sync_once()
+                if not self._again.is_set():
+                    return
+
+    def _sync_once(self) -> None:
         try:
             with self.db.session() as session:
                 schedules = channels.list_schedules(session)
@@ -91,10 +115,12 @@ class SlotScheduler:
         self.sweep(schedules)
 
     def run_schedule(self, schedule_id: int) -> None:
-        """The cron job of one schedule: run its due slot (the sweep would too, a little later)."""
-        with self.db.session() as session:
-            found = channels.list_schedules(session, schedule_id=schedule_id)
-        self.sweep(found)
+        """The cron job of one schedule: its slot is due, so the sweep runs now.
+
+        The cron job does not post itself: a thousand channels due at 09:00 would be a thousand
+        jobs queued behind each other, holding other workspaces' slots up behind them.
+        """
+        self.wake()
 
     def sweep(self, schedules: Iterable[ChannelSchedule], now: datetime | None = None) -> dict[str, str]:
         """Post every due slot (concurrently across channels); record those past grace as skipped."""
@@ -123,9 +149,11 @@ class SlotScheduler:
             with Pool(max_workers=min(FANOUT_WORKERS, len(due))) as pool:
                 futures = {
                     f"{s.channel_id}|{s.spec.kind}|{at.isoformat()}": pool.submit(self._safe_run, s, at, now)
-                    for s, at in due
+                    for s, at in interleaved(due)
                 }
             results.update({key: f.result() for key, f in futures.items()})
+        # After the channel posts: the DMs they owe (and any left from before a restart).
+        self.poster.featured.deliver(now)
         return results
 
     def _safe_run(self, schedule: ChannelSchedule, slot_at: datetime, now: datetime) -> str:
@@ -161,3 +189,18 @@ class SlotScheduler:
                 # New, or claimed by a process that may have died (run_slot checks the lease).
                 plan.append((slot_at, "post"))
         return plan
+
+
+def interleaved(due: list[tuple[ChannelSchedule, datetime]]) -> list[tuple[ChannelSchedule, datetime]]:
+    """Due slots taking turns between workspaces, so one workspace's thousand channels (paced
+    to its rate) never hold another's slot up; each process takes its workspace's channels in
+    its own random order, so processes sharing a fan-out rarely reach for the same claim."""
+    lanes: dict[int, list[tuple[ChannelSchedule, datetime]]] = {}
+    for item in due:
+        lanes.setdefault(item[0].workspace_id, []).append(item)
+    for lane in lanes.values():
+        random.shuffle(lane)
+    order: list[tuple[ChannelSchedule, datetime]] = []
+    for turn in range(max(len(lane) for lane in lanes.values())):
+        order.extend(lane[turn] for lane in lanes.values() if turn < len(lane))
+    return order

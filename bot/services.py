@@ -52,6 +52,8 @@ def build_services(settings: Settings, db: Database, *, with_scheduler: bool = T
     workspaces = WorkspaceCache()
     languages = UserLanguages(settings, db, workspaces=workspaces)
     poster = Poster(settings, db, managers, clients.for_team, languages=languages)
+    # Every 429 any call meets holds that workspace's pace in every process (bot.pacing).
+    clients.on_rate_limited = poster.pacer.rate_limited
     scheduler = SlotScheduler(settings, db, poster) if with_scheduler else None
     return Services(
         settings, db, managers, clients, poster, languages, scheduler, installations, states, workspaces

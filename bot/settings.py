@@ -77,6 +77,9 @@ class Settings:
     grace_hours: float = 6.0
     slot_lease_seconds: int = 600
     sweep_seconds: int = 30
+    # Messages per minute and burst per workspace, shared by every process (bot.pacing).
+    posts_per_minute: int = 600
+    post_burst: int = 10
 
     @property
     def socket_mode(self) -> bool:
@@ -233,6 +236,15 @@ def load_settings(
     if not sweep_text.isdigit() or not 1 <= int(sweep_text) <= 3600:
         raise SettingsError("IMPACT_SWEEP_SECONDS", "must be a whole number of seconds from 1 to 3600")
 
+    rate_text = get("IMPACT_POSTS_PER_MINUTE") or "600"
+    if not rate_text.isdigit() or not 1 <= int(rate_text) <= 6000:
+        raise SettingsError(
+            "IMPACT_POSTS_PER_MINUTE", "must be a whole number of messages per minute from 1 to 6000"
+        )
+    burst_text = get("IMPACT_POST_BURST") or "10"
+    if not burst_text.isdigit() or not 1 <= int(burst_text) <= 1000:
+        raise SettingsError("IMPACT_POST_BURST", "must be a whole number of messages from 1 to 1000")
+
     scopes = tuple(s.strip() for s in (get("SLACK_SCOPES") or "").split(",") if s.strip())
 
     return Settings(
@@ -255,4 +267,6 @@ def load_settings(
         grace_hours=grace_hours,
         slot_lease_seconds=int(lease_text),
         sweep_seconds=int(sweep_text),
+        posts_per_minute=int(rate_text),
+        post_burst=int(burst_text),
     )

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -133,6 +134,53 @@ class ChannelRow(Base):
     last_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The Slack error last reported to managers, so it is reported once, not every slot.
     last_error: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class OwedDM(Base):
+    """A direct message owed to a person whose story was featured: one per story, person and
+    occasion (a scheduled slot, or an on-demand post), sent after the occasion's channel posts.
+
+    owed -> sending -> sent | failed | uncertain (the answer was lost: never resent) | dropped
+    (the story is gone, or the app was uninstalled). A rate limit puts it back to owed with a
+    later not_before: it waits its turn rather than being dropped.
+    """
+
+    __tablename__ = "owed_dms"
+    __table_args__ = (
+        UniqueConstraint(
+            "workspace_id", "story_id", "user_id", "occasion_kind", "occasion_at", name="uq_owed_dm"
+        ),
+        Index("ix_owed_dms_status_due", "status", "not_before"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    # featured.dm (the author) or credited.dm (a credited colleague)
+    message_id: Mapped[str] = mapped_column(String(32))
+    # The slot claims' kind ("story", "ondemand") and time that featured the story.
+    occasion_kind: Mapped[str] = mapped_column(String(16))
+    occasion_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="owed", server_default="owed")
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    owner: Mapped[str] = mapped_column(String(64), default="", server_default=EMPTY)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    dm_channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="", server_default=EMPTY)
+
+
+class RateBucket(Base):
+    """Pacing shared by every process: the theoretical arrival time (epoch seconds) of the next
+    message for one key (a workspace's bot token, hashed), as in the generic cell rate algorithm."""
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class ScheduleRow(Base):

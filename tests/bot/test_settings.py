@@ -21,6 +21,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert (s.host, s.port, s.timezone, s.language) == ("0.0.0.0", 3000, "UTC", "en")
     assert s.api_url == "https://slack.com/api/"
     assert not s.socket_mode
+    assert (s.posts_per_minute, s.post_burst) == (600, 10)
+    assert (load(tmp_path, IMPACT_POSTS_PER_MINUTE="300", IMPACT_POST_BURST="5").posts_per_minute) == 300
 
 
 @pytest.mark.parametrize(
@@ -39,6 +41,9 @@ def test_defaults(tmp_path: Path) -> None:
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
         ({"SLACK_API_URL": "ftp://x"}, "SLACK_API_URL"),
         ({"SLACK_CLIENT_ID": "1.2"}, "SLACK_CLIENT_SECRET"),
+        ({"IMPACT_POSTS_PER_MINUTE": "0"}, "IMPACT_POSTS_PER_MINUTE"),
+        ({"IMPACT_POSTS_PER_MINUTE": "fast"}, "IMPACT_POSTS_PER_MINUTE"),
+        ({"IMPACT_POST_BURST": "-1"}, "IMPACT_POST_BURST"),
     ],
 )
 def test_malformed_setting_names_the_variable(tmp_path: Path, env: dict[str, str], variable: str) -> None:
