@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     opts = parser.parse_args(argv)
 
     with workdir("impact-ack-") as tmp, database(opts.db, tmp) as db_url:
-        standin = StandinProcess(tmp)
+        standin = StandinProcess(tmp, keep_alive=True)
         servers: list[Server] = []
         try:
             bot, bot_port = start_bot(

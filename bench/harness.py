@@ -156,12 +156,25 @@ def migrate(tmp: Path, database_url: str) -> None:
         raise SystemExit(f"bot migrate failed: {done.stderr or done.stdout}")
 
 
-class StandinProcess(Process):
-    """The Slack stand-in (bench.standin_server) in its own process, so its work is not timed."""
+# The stand-in with HTTP/1.1 keep-alive, as Slack's servers answer: http.server speaks HTTP/1.0
+# (one connection per request) unless its handler class says otherwise.
+KEEP_ALIVE_STANDIN = (
+    "import sys, http.server; http.server.BaseHTTPRequestHandler.protocol_version = 'HTTP/1.1'; "
+    "from bench.standin_server import main; main(sys.argv[1:])"
+)
 
-    def __init__(self, tmp: Path, *args: str) -> None:
+
+class StandinProcess(Process):
+    """The Slack stand-in (bench.standin_server) in its own process, so its work is not timed.
+
+    With `keep_alive` it answers HTTP/1.1 and keeps connections open, as Slack does, so a
+    client that reuses connections (the bot's response_url posts) can.
+    """
+
+    def __init__(self, tmp: Path, *args: str, keep_alive: bool = False) -> None:
         port = free_port()
-        argv = [sys.executable, "-m", "bench.standin_server", "--port", str(port), *args]
+        module = ["-c", KEEP_ALIVE_STANDIN] if keep_alive else ["-m", "bench.standin_server"]
+        argv = [sys.executable, *module, "--port", str(port), *args]
         super().__init__("standin", argv, clean_env(), tmp)
         self.base_url = f"http://127.0.0.1:{port}/api/"
         self.wait_http(self.base_url + "bench.counts")

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
 
     rows: list[tuple[int, float, float, float, float]] = []
     with workdir("impact-mem-") as tmp, database(opts.db, tmp) as db_url:
-        standin = StandinProcess(tmp)
+        standin = StandinProcess(tmp, keep_alive=True)
         bot = None
         try:
             bot, port = start_bot(

@@ -205,6 +205,7 @@ class ResponseUrlPool:
         self._lock = threading.Lock()
         self._idle: dict[tuple[str, str, int], list[tuple[HTTPConnection, float]]] = {}
         self._ssl: ssl.SSLContext | None = None
+        self._proxied: dict[tuple[str, str], bool] = {}
         self._headers = {"Content-Type": "application/json;charset=utf-8", "User-Agent": get_user_agent()}
 
     def post(self, url: str, message: dict[str, Any]) -> WebhookResponse:
@@ -213,7 +214,10 @@ class ResponseUrlPool:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) response_url: {url[:100]!r}")
-        if _proxied(parts.scheme, parts.hostname):
+        proxied = self._proxied.get((parts.scheme, parts.hostname))
+        if proxied is None:  # the environment is read once per host, not on every post
+            proxied = self._proxied[(parts.scheme, parts.hostname)] = _proxied(parts.scheme, parts.hostname)
+        if proxied:
             webhook = WebhookClient(url=url, timeout=int(self.timeout), retry_handlers=retry_handlers())
             return webhook.send_dict(message)
         key = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
@@ -247,10 +251,9 @@ class ResponseUrlPool:
                 conn.close()
             else:
                 self._checkin(key, conn)
-            charset = answer.headers.get_content_charset() or "utf-8"
             headers = dict(answer.getheaders())
             response = WebhookResponse(
-                url=url, status_code=answer.status, body=data.decode(charset, "replace"), headers=headers
+                url=url, status_code=answer.status, body=data.decode("utf-8", "replace"), headers=headers
             )
             if answer.status == 429 and limited < RATE_LIMIT_RETRIES:
                 wait = _retry_after_header(headers)
@@ -289,6 +292,11 @@ class ResponseUrlPool:
                 idle.append((conn, self.clock()))
                 return
         conn.close()
+
+    def idle_connections(self) -> int:
+        """How many open connections wait in the pool for the next post."""
+        with self._lock:
+            return sum(len(conns) for conns in self._idle.values())
 
     def close(self) -> None:
         """Close every idle connection."""

@@ -1,0 +1,136 @@
+"""The quick log after its ack, over HTTP against the real app: stored once with one statement
+in the workspace the process cached, confirmed over a reused keep-alive connection, never
+resent when that connection drops, and a cached workspace id that went stale is looked up
+again instead of storing the story in the wrong workspace."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, insert, select
+
+from bot import slack_client
+from bot.purge import purge_customer
+from storage import queries
+from storage.models import StoryRow, Workspace
+from tests.conftest import RunningApp
+from tests.signing import command_body
+
+
+@pytest.fixture
+def keep_alive(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The stand-in answers HTTP/1.1 and keeps connections open, as Slack's servers do
+    (http.server speaks HTTP/1.0, one connection per request, unless told otherwise)."""
+    monkeypatch.setattr(http.server.BaseHTTPRequestHandler, "protocol_version", "HTTP/1.1")
+    yield
+    slack_client.RESPONSE_URL_POOL.close()
+
+
+def quick_log(app: RunningApp, text: str, name: str, team: str = "T111") -> None:
+    status, _ = app.post(command_body(text=text, team_id=team, response_url=app.standin.response_url(name)))
+    assert status == 200
+
+
+def replies(app: RunningApp, name: str) -> list[Any]:
+    return [c for c in app.standin.attempts_to("response_url") if c.path == f"/respond/{name}"]
+
+
+def confirmation(app: RunningApp, name: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 5
+    while not replies(app, name):
+        assert time.monotonic() < deadline, f"no answer to {name}"
+        time.sleep(0.01)
+    [reply] = replies(app, name)
+    return dict(reply.args)
+
+
+def stories_by_team(app: RunningApp) -> dict[str, list[str]]:
+    with app.db.transaction() as conn:
+        rows = conn.execute(
+            select(Workspace.team_id, StoryRow.quote)
+            .join(Workspace, StoryRow.workspace_id == Workspace.id)
+            .order_by(StoryRow.id)
+        )
+        out: dict[str, list[str]] = {}
+        for team, quote in rows:
+            out.setdefault(team, []).append(quote)
+        return out
+
+
+def test_quick_logs_are_stored_once_and_confirmed_over_one_kept_alive_connection(
+    running: RunningApp, keep_alive: None
+) -> None:
+    opened = slack_client.RESPONSE_URL_POOL.opened
+    for n in range(3):
+        quick_log(running, f"Acme {n}: it saved us week {n}", f"q{n}")
+        reply = confirmation(running, f"q{n}")
+        # The listener hands the connection back once it has read Slack's answer.
+        deadline = time.monotonic() + 5
+        while slack_client.RESPONSE_URL_POOL.idle_connections() != 1:
+            assert time.monotonic() < deadline, "the connection was not kept for the next post"
+            time.sleep(0.01)
+        assert reply["text"].startswith("Saved")
+        assert f"Customer of the week: Acme {n}" in json.dumps(reply["blocks"])
+        assert f"story_actions_{n + 1}" in json.dumps(reply["blocks"])
+    assert stories_by_team(running) == {"T111": [f"it saved us week {n}" for n in range(3)]}
+    assert slack_client.RESPONSE_URL_POOL.opened - opened == 1
+    assert len(running.standin.attempts_to("response_url")) == 3
+
+
+def test_a_confirmation_whose_kept_alive_connection_drops_is_not_sent_again(
+    running: RunningApp, keep_alive: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    quick_log(running, "Acme: first", "first")
+    confirmation(running, "first")
+    deadline = time.monotonic() + 5
+    while slack_client.RESPONSE_URL_POOL.idle_connections() != 1:  # kept for the next post
+        assert time.monotonic() < deadline, "the connection was not kept for the next post"
+        time.sleep(0.01)
+    running.standin.drop("response_url")  # Slack reads the post, then the connection drops
+    with caplog.at_level(logging.WARNING, "impact.slack"):
+        quick_log(running, "Acme: second", "second")
+        deadline = time.monotonic() + 5
+        while "could not answer team T111 through response_url" not in caplog.text:
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.01)
+    # SafeRespond has given up: the one attempt is all there will be.
+    assert [c.status for c in replies(running, "second")] == [0]
+    quick_log(running, "Acme: third", "third")
+    assert confirmation(running, "third")["text"].startswith("Saved")  # a fresh connection
+    assert stories_by_team(running) == {"T111": ["first", "second", "third"]}
+    assert len(replies(running, "second")) == 1
+
+
+def test_a_workspace_row_deleted_by_hand_is_looked_up_again_not_reused(running: RunningApp) -> None:
+    quick_log(running, "Acme: before", "before")
+    confirmation(running, "before")
+    with running.db.transaction() as conn:
+        [cached] = conn.execute(select(Workspace.id).where(Workspace.team_id == "T111")).scalars()
+        conn.execute(delete(Workspace).where(Workspace.id == cached))  # its stories go with it
+        # Another team's row takes the freed id where the database reuses ids (SQLite does).
+        conn.execute(insert(Workspace).values(id=cached, team_id="T999", enterprise_id=""))
+    quick_log(running, "Acme: after", "after")
+    assert confirmation(running, "after")["text"].startswith("Saved")
+    assert stories_by_team(running) == {"T111": ["after"]}  # nothing in T999's workspace
+    with running.db.session() as session:
+        assert queries.workspace_id(session, "T111") != cached
+    assert running.services.workspaces.workspace_id(running.db, "T111") != cached
+
+
+def test_a_purge_keeps_the_workspace_and_its_cached_id(running: RunningApp) -> None:
+    quick_log(running, "Acme: to be erased", "one")
+    confirmation(running, "one")
+    ws = running.services.workspaces.workspace_id(running.db, "T111")
+    report = purge_customer(running.db, ws, "Acme", lambda: None, "en")
+    assert report.erased == 1 and stories_by_team(running) == {}
+    quick_log(running, "Acme: after the purge", "two")
+    assert confirmation(running, "two")["text"].startswith("Saved")
+    assert stories_by_team(running) == {"T111": ["after the purge"]}
+    with running.db.session() as session:
+        assert queries.workspace_id(session, "T111") == ws
