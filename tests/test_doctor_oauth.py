@@ -28,26 +28,37 @@ ROOT = Path(__file__).resolve().parents[1]
 CLIENT_ID = "1234.5678"
 CLIENT_SECRET = "s3cr3t-client-secret-value"
 SIGNING_SECRET = "signing-secret-value-42"
-TOKENS = {"T1": "xoxb-token-of-acme-1111", "T2": "xoxb-token-of-globex-2222"}
+TOKENS = {"T1": "xoxb-token-of-acme-1111", "T2": "xoxb-token-of-globex-2222", "E5": "xoxb-token-of-org-5555"}
 REDIRECT = "https://impact.example.com/slack/oauth_redirect"
 SECRETS = (CLIENT_SECRET, SIGNING_SECRET, *TOKENS.values())
 INSTALLED = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
-def install(db: Database, team: str, name: str, scopes: list[str], enterprise: str | None = None) -> None:
+def install(
+    db: Database,
+    team: str,
+    name: str,
+    scopes: list[str],
+    enterprise: str | None = None,
+    at: datetime = INSTALLED,
+    org_wide: bool = False,
+) -> None:
+    """Store an installation as the OAuth flow does (slack_sdk's SQLAlchemy installation store)."""
     store = SQLAlchemyInstallationStore(client_id=CLIENT_ID, engine=db.engine)
     store.save(
         Installation(
             app_id="A111",
             enterprise_id=enterprise,
-            team_id=team,
-            team_name=name,
+            enterprise_name=name if org_wide else None,
+            team_id=None if org_wide else team,
+            team_name=None if org_wide else name,
             bot_token=TOKENS[team],
             bot_id=f"B{team}",
             bot_user_id=f"UB{team}",
             bot_scopes=scopes,
             user_id="UINSTALLER",
-            installed_at=INSTALLED.timestamp(),
+            is_enterprise_install=org_wide,
+            installed_at=at.timestamp(),
         )
     )
 
@@ -166,7 +177,7 @@ def test_all_well_lists_both_installations_and_exits_0(
     # once per installation with that installation's own token.
     [exchange] = slack.attempts_to("oauth.v2.access")
     assert exchange.args.get("code") == "impact-doctor-not-a-code"
-    assert sorted(c.token or "" for c in slack.attempts_to("auth.test")) == sorted(TOKENS.values())
+    assert sorted(c.token or "" for c in slack.attempts_to("auth.test")) == [TOKENS["T1"], TOKENS["T2"]]
 
 
 def test_wrong_client_id_is_named_with_its_fix(
@@ -325,3 +336,37 @@ def test_unreachable_slack_is_one_line(tmp_path: Path, two_installs: Database) -
     # The installations are still listed from the database, their tokens not tried.
     assert "Acme (T1), installed 2026-11-02 09:30 UTC" in lines(result)
     assert lines(result).count("bot token not checked: Slack did not answer") == 2
+
+
+def test_a_reinstall_replaces_the_old_installation_and_its_old_failures(
+    tmp_path: Path, any_db: Database, slack: SlackStandin
+) -> None:
+    db = any_db
+    install(db, "T1", "Acme", bot_scopes())
+    install(db, "T2", "Globex", ["chat:write"], enterprise="E9")
+    install(db, "E5", "Initech", bot_scopes(), enterprise="E5", org_wide=True)
+    with db.session() as s:
+        globex = queries.workspace_id(s, "T2", "E9")
+    # Globex's token was refused, then Globex reinstalled with every scope: both are over.
+    claims.record_slot(db, globex, "C7", "story", datetime.now(UTC), "failed", "token_revoked")
+    install(db, "T2", "Globex", bot_scopes(), enterprise="E9", at=datetime.now(UTC))
+    manifest(tmp_path, [REDIRECT])
+    result = doctor(tmp_path, db, slack)
+    assert result.returncode == 0, result.stdout
+    out = lines(result)
+    assert f"3 installations of client id {CLIENT_ID}:" in out
+    assert "Initech (org-wide install, enterprise E5), installed 2026-11-02 09:30 UTC" in out
+    assert out.count(f"✓ scopes: all {len(bot_scopes())} the manifest asks for") == 3
+    assert out.count("✓ bot token works (auth.test)") == 3
+    assert "C7" not in result.stdout
+    # The same failure after the reinstall is this installation's, and is reported.
+    claims.record_slot(
+        db, globex, "C7", "story", datetime.now(UTC) + timedelta(days=1), "failed", "token_revoked"
+    )
+    result = doctor(tmp_path, db, slack)
+    assert result.returncode == 1
+    [problem] = problems(result)
+    assert problem.startswith(
+        "Globex (T2, enterprise E9): scheduled posts in channel C7 failed (token_revoked"
+    )
+    assert "reinstall the app through https://impact.example.com/slack/install" in problem
