@@ -370,3 +370,24 @@ def test_a_reinstall_replaces_the_old_installation_and_its_old_failures(
         "Globex (T2, enterprise E9): scheduled posts in channel C7 failed (token_revoked"
     )
     assert "reinstall the app through https://impact.example.com/slack/install" in problem
+
+
+def test_no_installation_yet_is_no_problem_but_an_answer_not_from_slack_is(
+    tmp_path: Path, sqlite_url: str, slack: SlackStandin
+) -> None:
+    db = Database(sqlite_url)
+    db.migrate()
+    manifest(tmp_path, [REDIRECT])
+    result = doctor(tmp_path, db, slack)
+    assert result.returncode == 0, result.stdout
+    assert (
+        "no workspace has installed the app yet: open https://impact.example.com/slack/install to "
+        "install it" in lines(result)
+    )
+    # Something that is not Slack's Web API: the credentials could not be checked, and it says so.
+    slack.answer("oauth.v2.access", {"ok": False, "error": "unknown_method"})
+    result = doctor(tmp_path, db, slack)
+    assert result.returncode == 1
+    [problem] = problems(result)
+    assert problem.startswith(f"SLACK_API_URL: {slack.base_url} answered oauth.v2.access with unknown_method")
+    db.dispose()
