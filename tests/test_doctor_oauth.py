@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -391,3 +392,52 @@ def test_no_installation_yet_is_no_problem_but_an_answer_not_from_slack_is(
     [problem] = problems(result)
     assert problem.startswith(f"SLACK_API_URL: {slack.base_url} answered oauth.v2.access with unknown_method")
     db.dispose()
+
+
+def install_through_the_flow(app: Any, code: str, team: str, name: str, scopes: list[str]) -> str:
+    """Open /slack/install, let the stand-in grant `code` for `team`, follow Slack's redirect back
+    to /slack/oauth_redirect as a browser does; the bot token the workspace got."""
+    with urllib.request.urlopen(app.url + "/slack/install", timeout=10) as resp:
+        cookie = resp.headers["Set-Cookie"].split(";")[0]
+    state = cookie.partition("=")[2]
+    grant = app.standin.grant_code(code, team, name, scopes=scopes)
+    request = urllib.request.Request(
+        f"{app.url}/slack/oauth_redirect?code={code}&state={state}", headers={"Cookie": cookie}
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        assert resp.status == 200
+    return str(grant.bot_token)
+
+
+def test_installations_made_by_the_oauth_flow(
+    tmp_path: Path, make_app: Any, any_db: Database, standin: SlackStandin
+) -> None:
+    """No answer overridden: the stand-in checks the credentials and exchanges codes as Slack
+    does, and the app stores both installations through its own OAuth flow."""
+    standin.oauth_app(CLIENT_ID, CLIENT_SECRET)
+    app = make_app(any_db, bot_token=None, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    tokens = [
+        install_through_the_flow(app, "code-acme", "T1", "Acme", bot_scopes()),
+        install_through_the_flow(app, "code-globex", "T2", "Globex", ["commands", "chat:write"]),
+    ]
+    redirect = f"{app.url}/slack/oauth_redirect"  # http on 127.0.0.1: allowed, it is local
+    manifest(tmp_path, [redirect])
+    result = doctor(tmp_path, any_db, standin, SLACK_REDIRECT_URI=redirect)
+    shown = result.stdout + result.stderr
+    assert all(token not in shown for token in tokens)
+    assert result.returncode == 1
+    out = lines(result)
+    assert out[0].startswith("✓ SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: Slack accepts them")
+    assert (
+        f"✓ redirect URL {redirect} (SLACK_REDIRECT_URI): served by the bot at /slack/oauth_redirect, "
+        f"listed in manifest.json ({tmp_path / 'manifest.json'})" in out
+    )
+    assert out.count("✓ bot token works (auth.test)") == 2
+    lacking = sorted(set(bot_scopes()) - {"commands", "chat:write"})
+    assert problems(result) == [
+        f"Globex (T2): the installation lacks the scopes {', '.join(lacking)}: reinstall the app to grant "
+        f"them (open {app.url}/slack/install in that workspace)"
+    ]
+    # The right client id with the wrong secret, against the same stand-in.
+    result = doctor(tmp_path, any_db, standin, SLACK_REDIRECT_URI=redirect, SLACK_CLIENT_SECRET="wrong-one")
+    assert problems(result)[0].startswith("SLACK_CLIENT_SECRET: Slack rejected the client secret")
