@@ -19,6 +19,7 @@ Prints the figures and the ratio to the goal of issue 12 (<= 1.15x the floor, 0 
 every owed DM delivered once, no early retry); asserts nothing.
 
     .venv/bin/python -m bench.fanout_limits [--channels 1000] [--credited 0] [--db sqlite|postgres]
+                                            [--processes 1]
 """
 
 from __future__ import annotations
@@ -293,21 +294,24 @@ def run(opts: argparse.Namespace) -> tuple[Findings, dict[str, Any]]:
         if opts.latency > 0:
             standin.delay("*", opts.latency)
         started = time.time()
-        bot: Process | None = None
+        bots: list[Process] = []
         try:
-            bot, _ = start_bot(
-                tmp,
-                standin.base_url,
-                db_url,
-                IMPACT_SWEEP_SECONDS=str(opts.sweep),
-                IMPACT_MANAGERS="UBOSS",
-                LOG_LEVEL="INFO",
-            )
+            for i in range(opts.processes):
+                bot, _ = start_bot(
+                    tmp,
+                    standin.base_url,
+                    db_url,
+                    name=f"bot{i + 1}",
+                    IMPACT_SWEEP_SECONDS=str(opts.sweep),
+                    IMPACT_MANAGERS="UBOSS",
+                    LOG_LEVEL="INFO",
+                )
+                bots.append(bot)
             ready = time.time()
             end = watch(standin, db_url, opts, started)
-            log_tail = bot.output()
+            log_tail = "\n".join(bot.output() for bot in bots)
         finally:
-            if bot is not None:
+            for bot in bots:
                 bot.stop()
         posted_ids = {
             sid
@@ -381,6 +385,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--settle", type=float, default=15.0, help="quiet seconds that mean the bot is done")
     parser.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="bot processes sharing the database (several need postgres)"
+    )
     parser.add_argument("--keep-log", type=Path, default=None, help="write the bot's log here")
     opts = parser.parse_args(argv)
     if opts.no_dms:
@@ -401,7 +408,8 @@ def report(opts: argparse.Namespace, f: Findings, extra: dict[str, Any]) -> None
     print(
         f"every answer takes {opts.latency:g} s; {opts.stories} stories, {opts.credited} credited each"
         f"{', authors no Slack users (no DMs owed)' if opts.no_dms else ''};"
-        f" IMPACT_SWEEP_SECONDS={opts.sweep}; database {opts.db}; {machine()}"
+        f" IMPACT_SWEEP_SECONDS={opts.sweep}; database {opts.db}; {opts.processes} bot process(es);"
+        f" {machine()}"
     )
     print(
         f"bot start to healthy {extra['start_to_ready']:.1f} s, bot start to first channel post"

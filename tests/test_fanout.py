@@ -256,3 +256,28 @@ def test_dm_text_names_at_most_ten_channels_and_hides_anonymous_names() -> None:
     assert "Acme" not in to_colleague and "25 Channels" in to_colleague
     one = dm_text(story, AUTHOR, "featured.dm", ["C1"], "https://x.slack.com/p1", "nl")
     assert "<#C1>" in one and "https://x.slack.com/p1" in one
+
+
+def test_a_tick_during_a_long_sweep_returns_at_once_and_asks_for_one_more_round(
+    db: Database, standin: SlackStandin
+) -> None:
+    worker = scheduler(standin, db)
+    started, release = threading.Event(), threading.Event()
+    rounds: list[int] = []
+
+    def one_round() -> None:
+        rounds.append(1)
+        if len(rounds) == 1:
+            started.set()
+            release.wait(10)
+
+    worker._sync_once = one_round  # type: ignore[method-assign]
+    long_sweep = threading.Thread(target=worker.sync)
+    long_sweep.start()
+    assert started.wait(10)
+    worker.sync()  # the interval tick, or a cron job's wake-up: does not wait, does not run
+    worker.sync()
+    assert rounds == [1]
+    release.set()
+    long_sweep.join(10)
+    assert rounds == [1, 1]  # one more round for both ticks, then done
