@@ -45,7 +45,7 @@ from domain.story import Story
 from storage import channels, queries
 from storage import complaints as complaint_store
 from storage.db import Database
-from storage.models import ReactionRow, utcnow
+from storage.models import PostRow, ReactionRow, utcnow
 from tests.conftest import RunningApp
 from tests.signing import (
     block_action_payload,
@@ -60,6 +60,7 @@ from tests.slack_standin import Call, SlackStandin
 CLIENT_ID, CLIENT_SECRET = "4321.8765", "isolation-client-secret"
 OAUTH = {"bot_token": None, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 TAGS = ("ALPHA", "BRAVO")
+GRID_USER = "W0GRIDANN"  # a member of both workspaces
 
 
 # --- The two workspaces -------------------------------------------------------------------
@@ -67,7 +68,8 @@ TAGS = ("ALPHA", "BRAVO")
 
 @dataclass
 class Team:
-    """One workspace: its Slack IDs all carry its tag, and so does every text typed in it."""
+    """One workspace: its Slack IDs carry its tag (but for a person in both), and so does every
+    text typed in it."""
 
     tag: str
     token: str = ""  # the bot token its installation got
@@ -90,7 +92,8 @@ class Team:
 
     @property
     def author(self) -> str:
-        return self.user("ANN")
+        """One person in both workspaces, as on an Enterprise Grid: their user ID is the same."""
+        return GRID_USER
 
     @property
     def colleague(self) -> str:
@@ -768,6 +771,17 @@ def cli(world: World, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]
     return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
+def records(world: World, team: Team) -> dict[str, list[tuple[Any, ...]]]:
+    """The workspace's rows a purge could touch: stories, and the posts that carry them."""
+    ws = world.workspace(team)
+    with world.app.db.session() as session:
+        posts = session.scalars(select(PostRow).where(PostRow.workspace_id == ws)).all()
+        return {
+            "stories": sorted((s.id, s.customer, s.quote) for s in queries.live_stories(session, ws)),
+            "posts": sorted((p.kind, p.channel_id, p.ts, p.story_id) for p in posts),
+        }
+
+
 def test_export_import_and_purge_touch_only_the_named_workspace(world: World, tmp_path: Path) -> None:
     alpha, bravo = world.teams["ALPHA"], world.teams["BRAVO"]
     for team in world:
@@ -782,8 +796,8 @@ def test_export_import_and_purge_touch_only_the_named_workspace(world: World, tm
     source = tmp_path / "bravo.csv"
     source.write_text(
         "customer,quote,kind,author\n"
-        "Imported-BRAVO-only,The BRAVO import worked,praise,U0BRAVOANN\n"
-        "Globex,Globex said the BRAVO import was painless,referral,U0BRAVOANN\n",
+        f"Imported-BRAVO-only,The BRAVO import worked,praise,{GRID_USER}\n"
+        f"Globex,Globex said the BRAVO import was painless,referral,{GRID_USER}\n",
         encoding="utf-8",
     )
     imported = cli(world, tmp_path, "import", str(source), "--team", bravo.id)
@@ -809,6 +823,8 @@ def test_export_import_and_purge_touch_only_the_named_workspace(world: World, tm
 
     # Purge Globex from one workspace: its stories and its Slack messages go, the other's stay.
     before = {channel: [dict(m) for m in msgs] for channel, msgs in world.standin.messages.items()}
+    bravo_records = records(world, bravo)
+    assert [kind for kind, *_ in bravo_records["posts"]] == ["dm", "story"]
     purged = cli(world, tmp_path, "purge", "--customer", "globex", "--team", alpha.id)
     assert purged.returncode == 0, purged.stderr
     assert purged.stdout.startswith(f"workspace {alpha.id}: erased 1 story of 'globex'"), purged.stdout
@@ -825,6 +841,7 @@ def test_export_import_and_purge_touch_only_the_named_workspace(world: World, tm
         if bravo.tag in channel:
             assert messages == before[channel], channel  # untouched
     assert any("Globex" in json.dumps(m) for m in world.standin.messages[bravo.sales])
+    assert records(world, bravo) == bravo_records  # its posts still carry its stories
 
     # In Slack, the purged workspace finds no Globex; the other still does.
     for team in world:
