@@ -281,3 +281,23 @@ def test_a_tick_during_a_long_sweep_returns_at_once_and_asks_for_one_more_round(
     release.set()
     long_sweep.join(10)
     assert rounds == [1, 1]  # one more round for both ticks, then done
+
+
+def test_one_workspaces_thousand_channels_do_not_hold_another_workspaces_slot_up(
+    make_app: Any, db: Database
+) -> None:
+    from tests.test_uninstall import OAUTH, install, schedule_story, sweep
+
+    # One message every 0.1 s per workspace, no burst: T1's 20 channels take about 2 s.
+    app = make_app(db, **OAUTH, posts_per_minute=600, post_burst=1)
+    install(app, "T1")
+    install(app, "T2")
+    for i in range(20):
+        schedule_story(db, "T1", f"C1{i:02d}")
+    schedule_story(db, "T2", "C2")
+    results = sweep(app, SOON)
+    assert sorted(set(results.values())) == ["posted"] and len(results) == 21
+    order = [
+        c.args["channel"] for c in app.standin.calls_to("chat.postMessage") if c.args["channel"][0] == "C"
+    ]
+    assert len(order) == 21 and order.index("C2") <= 2  # T2 takes its turn, not the 21st place
