@@ -22,12 +22,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import pytest
 from slack_sdk import WebClient
@@ -61,6 +61,7 @@ CLIENT_ID, CLIENT_SECRET = "4321.8765", "isolation-client-secret"
 OAUTH = {"bot_token": None, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 TAGS = ("ALPHA", "BRAVO")
 GRID_USER = "W0GRIDANN"  # a member of both workspaces
+GRID, GRID_NAME = "E0GRID", "Grid Corp"  # the org both belong to in the "grid" runs
 
 
 # --- The two workspaces -------------------------------------------------------------------
@@ -72,6 +73,7 @@ class Team:
     text typed in it."""
 
     tag: str
+    enterprise: str = ""  # its Enterprise Grid org, where it belongs to one
     token: str = ""  # the bot token its installation got
     bot_user: str = ""
 
@@ -82,6 +84,11 @@ class Team:
     @property
     def id(self) -> str:
         return f"T0{self.tag}"
+
+    @property
+    def label(self) -> str:
+        """How the command line names it."""
+        return f"{self.enterprise}/{self.id}" if self.enterprise else self.id
 
     @property
     def name(self) -> str:
@@ -151,6 +158,9 @@ class World:
             response_url=self.rurl(team, name),
             trigger_id=f"trig-{team.tag}-{next(self._ids)}",
         )
+        if team.enterprise:  # a grid workspace's command names its org, as Slack sends it
+            fields = dict(parse_qsl(body)) | {"enterprise_id": team.enterprise, "enterprise_name": GRID_NAME}
+            body = urlencode(fields)
         return self._post(team, body)
 
     def replies(self, team: Team, name: str) -> list[Call]:
@@ -172,7 +182,7 @@ class World:
             trigger_id=f"trig-{team.tag}-{next(self._ids)}",
             **kw,
         )
-        self._post(team, interactive_body(payload))
+        self._post(team, interactive_body(in_org(team, payload)))
 
     def submit(
         self, team: Team, callback_id: str, state: dict[str, Any], meta: str, user: str
@@ -182,11 +192,15 @@ class World:
         payload = view_submission_payload(
             callback_id, values, private_metadata=meta, user_id=user, team_id=team.id
         )
-        answer = self._post(team, interactive_body(payload))
+        answer = self._post(team, interactive_body(in_org(team, payload)))
         return json.loads(answer) if answer else None
 
     def event(self, team: Team, event: dict[str, Any]) -> None:
         body = event_body(event, team_id=team.id, event_id=f"Ev{next(self._ids)}", bot_user_id=team.bot_user)
+        if team.enterprise:
+            envelope = json.loads(body)
+            envelope["enterprise_id"] = envelope["authorizations"][0]["enterprise_id"] = team.enterprise
+            body = json.dumps(envelope)
         self._post(team, body)
 
     def calls(self, team: Team, method: str) -> list[Call]:
@@ -213,12 +227,21 @@ class World:
         return view
 
     def stories(self, team: Team) -> list[Story]:
+        ws = self.workspace(team)
         with self.app.db.session() as session:
-            return queries.live_stories(session, queries.workspace_id(session, team.id))
+            return queries.live_stories(session, ws)
 
     def workspace(self, team: Team) -> int:
         with self.app.db.session() as session:
-            return queries.workspace_id(session, team.id)
+            return queries.workspace_id(session, team.id, team.enterprise)
+
+
+def in_org(team: Team, payload: dict[str, Any]) -> dict[str, Any]:
+    """An interactive payload as Slack sends it from a grid workspace: with its enterprise."""
+    if team.enterprise:
+        payload["enterprise"] = {"id": team.enterprise, "name": GRID_NAME}
+        payload["team"] = {**payload["team"], "enterprise_id": team.enterprise, "enterprise_name": GRID_NAME}
+    return payload
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -265,14 +288,23 @@ def install(app: RunningApp, team: Team, code: str) -> None:
     # The user picks the workspace and approves the scopes; Slack redirects back with a code.
     scopes = query["scope"][0].split(",")
     grant = app.standin.grant_code(
-        code, team.id, team.name, scopes=scopes, installer=team.boss, bot_user_id=f"U0{team.tag}BOT"
+        code,
+        team.id,
+        team.name,
+        team.enterprise or None,
+        enterprise_name=GRID_NAME,
+        scopes=scopes,
+        installer=team.boss,
+        bot_user_id=f"U0{team.tag}BOT",
     )
     status, headers, page = browse(f"{app.url}/slack/oauth_redirect?code={code}&state={state}", cookie)
     assert status == 200 and "Thank you!" in page, page
     assert f"slack://app?team={team.id}&amp;id=A111" in page
     assert "slack-app-oauth-state=deleted" in headers.get("Set-Cookie", "")  # state spent
     assert app.services.installations is not None
-    stored = app.services.installations.find_installation(enterprise_id=None, team_id=team.id)
+    stored = app.services.installations.find_installation(
+        enterprise_id=team.enterprise or None, team_id=team.id
+    )
     assert stored is not None
     assert (stored.bot_token, stored.team_name, stored.bot_user_id) == (
         grant.bot_token,
@@ -280,7 +312,8 @@ def install(app: RunningApp, team: Team, code: str) -> None:
         grant.bot_user_id,
     )
     assert sorted(stored.bot_scopes or []) == sorted(scopes) and stored.user_id == team.boss
-    assert app.services.clients.token_for(team.id) == grant.bot_token
+    assert (stored.enterprise_id or "") == team.enterprise and not stored.is_enterprise_install
+    assert app.services.clients.token_for(team.id, team.enterprise) == grant.bot_token
     team.token, team.bot_user = grant.bot_token, grant.bot_user_id
 
 
@@ -294,16 +327,23 @@ def database(request: Any) -> Any:
     db.dispose()
 
 
-@pytest.fixture
-def world(make_app: Any, database: Database, standin: SlackStandin) -> World:
+@pytest.fixture(params=["sqlite", "postgresql", "grid"])
+def world(request: Any, make_app: Any, standin: SlackStandin) -> Iterator[World]:
+    """Both workspaces installed: on SQLite, on PostgreSQL, and (on SQLite) as two workspaces
+    of one Enterprise Grid org, whose requests all name the same enterprise."""
+    url = request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url")
+    db = Database(url)
+    db.migrate()
     standin.oauth_app(CLIENT_ID, CLIENT_SECRET)
     app: RunningApp = make_app(
-        database, **OAUTH, managers=frozenset({Team(tag).boss for tag in TAGS}), timezone="UTC"
+        db, **OAUTH, managers=frozenset({Team(tag).boss for tag in TAGS}), timezone="UTC"
     )
-    teams = {tag: Team(tag) for tag in TAGS}
+    org = GRID if request.param == "grid" else ""
+    teams = {tag: Team(tag, enterprise=org) for tag in TAGS}
     for n, team in enumerate(teams.values()):
         install(app, team, f"code-{n}")
-    return World(app, teams)
+    yield World(app, teams)
+    db.dispose()
 
 
 # --- Nothing crosses --------------------------------------------------------------------------
@@ -818,8 +858,10 @@ def test_export_import_and_purge_touch_only_the_named_workspace(world: World, tm
         assert team.only in out.stdout and team.other not in out.stdout
     assert len(list(csv.DictReader(io.StringIO(exports[alpha.tag].stdout)))) == 2
     assert len(json.loads(exports[bravo.tag].stdout)) == 4
-    guess = cli(world, tmp_path, "export")
-    assert guess.returncode != 0 and "pass one of them as --team" in guess.stderr and not guess.stdout
+    # No --team, or (on a grid) the org both workspaces are in: the command line will not guess.
+    for team_args in [[], *([["--team", alpha.enterprise]] if alpha.enterprise else [])]:
+        guess = cli(world, tmp_path, "export", *team_args)
+        assert guess.returncode != 0 and "pass one of them as --team" in guess.stderr and not guess.stdout
 
     # Purge Globex from one workspace: its stories and its Slack messages go, the other's stay.
     before = {channel: [dict(m) for m in msgs] for channel, msgs in world.standin.messages.items()}
@@ -827,7 +869,7 @@ def test_export_import_and_purge_touch_only_the_named_workspace(world: World, tm
     assert [kind for kind, *_ in bravo_records["posts"]] == ["dm", "story"]
     purged = cli(world, tmp_path, "purge", "--customer", "globex", "--team", alpha.id)
     assert purged.returncode == 0, purged.stderr
-    assert purged.stdout.startswith(f"workspace {alpha.id}: erased 1 story of 'globex'"), purged.stdout
+    assert purged.stdout.startswith(f"workspace {alpha.label}: erased 1 story of 'globex'"), purged.stdout
     assert [s.customer for s in world.stories(alpha)] == [alpha.only]
     assert sorted(s.customer for s in world.stories(bravo)) == sorted(
         [bravo.only, "Globex", "Imported-BRAVO-only", "Globex"]
