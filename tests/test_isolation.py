@@ -41,6 +41,7 @@ from bot.render import ACTION_DELETE, ACTION_EDIT
 from bot.scheduler import SlotScheduler
 from bot.services import build_services
 from domain.complaint import RESOLVED
+from domain.schedule import ChannelSchedule
 from domain.story import Story
 from storage import channels, queries
 from storage import complaints as complaint_store
@@ -52,6 +53,7 @@ from tests.signing import (
     command_body,
     event_body,
     interactive_body,
+    message_action_payload,
     view_submission_payload,
 )
 from tests.slack_spec import assert_calls_match_spec
@@ -62,6 +64,7 @@ OAUTH = {"bot_token": None, "client_id": CLIENT_ID, "client_secret": CLIENT_SECR
 TAGS = ("ALPHA", "BRAVO")
 GRID_USER = "W0GRIDANN"  # a member of both workspaces
 GRID, GRID_NAME = "E0GRID", "Grid Corp"  # the org both belong to in the "grid" runs
+SHARED = "C0SHAREDWITHCLIENT"  # a Slack Connect channel both workspaces are in: one ID in both
 
 
 # --- The two workspaces -------------------------------------------------------------------
@@ -582,21 +585,24 @@ def post_globex(world: World) -> None:
         world.wait_calls(team, "chat.postMessage", 1, channel=team.author)  # closing the loop
 
 
-def set_schedules(world: World, weekday: str) -> None:
-    """`/impact schedule` in each workspace's sales channel, saved by its manager."""
-    for team in world:
-        world.command(team, "schedule", team.boss, "schedule")
-    for team in world:
-        view = world.opened_view(team, 4)  # after settings and the two story modals
-        assert view["callback_id"] == "schedule_modal"
-        meta = view.get("private_metadata", "")
-        assert world.submit(team, "schedule_modal", schedule_state(weekday), meta, team.boss) is None
-        assert world.reply(team, "schedule")["text"].startswith("Saved. This channel's schedule")
+def set_schedules(world: World, weekday: str, shared: bool = False) -> None:
+    """`/impact schedule` in each workspace's sales channel (and in the channel they share),
+    saved by its manager, after settings and the two story modals opened three views."""
+    for n, channel in enumerate([None, *([SHARED] if shared else [])], 4):
+        for team in world:
+            world.command(team, "schedule", team.boss, f"schedule{n}", channel=channel or team.sales)
+        for team in world:
+            view = world.opened_view(team, n)
+            assert view["callback_id"] == "schedule_modal"
+            meta = view.get("private_metadata", "")
+            assert world.submit(team, "schedule_modal", schedule_state(weekday), meta, team.boss) is None
+            assert world.reply(team, f"schedule{n}")["text"].startswith("Saved. This channel's schedule")
     for team in world:
         with world.app.db.session() as session:
             saved = channels.list_schedules(session, world.workspace(team))
         kinds = sorted((s.channel_id, s.spec.kind) for s in saved)
-        assert kinds == [(team.sales, "prompt"), (team.sales, "story")]
+        places = sorted([team.sales, *([SHARED] if shared else [])])
+        assert kinds == [(channel, kind) for channel in places for kind in ("prompt", "story")]
 
 
 def ask_lists_and_insights(world: World) -> None:
@@ -666,7 +672,38 @@ def open_homes(world: World) -> None:
         }
         assert set(homes) == {team.author, team.boss}
         assert f"Globex's {team.tag} team" in homes[team.author]
-        assert team.sales in homes[team.boss] and "stories logged *4*" in homes[team.boss]
+        # The person in both workspaces sees what they did in this one only.
+        mine = t("home.mine.stats", "en", stories=4, featured=1, reactions=0)
+        assert json.dumps(mine, ensure_ascii=False)[1:-1] in homes[team.author]
+        assert team.sales in homes[team.boss] and "stories logged *4* · featured *1*" in homes[team.boss]
+
+
+def save_from_shared_channel(world: World) -> None:
+    """ "Save as customer voice" on a message each workspace sees in the channel both share:
+    the modal opens with its own token, and the story is saved in the workspace it came from."""
+    for team in world:
+        ts = world.standin.add_message(SHARED, f"The {team.tag} side said: it works", user=team.colleague)
+        payload = message_action_payload(
+            "save_customer_voice",
+            f"The {team.tag} side said: it works",
+            ts,
+            channel_id=SHARED,
+            user_id=team.author,
+            team_id=team.id,
+            trigger_id=f"trig-{team.tag}-shortcut",
+            response_url=world.rurl(team, "shortcut"),
+            message_user=team.colleague,
+        )
+        world._post(team, interactive_body(in_org(team, payload)))
+    for team in world:
+        view = world.opened_view(team, 6)
+        assert f"The {team.tag} side said: it works" in shown(view)
+        [link] = [c for c in world.calls(team, "chat.getPermalink") if c.args["channel"] == SHARED]
+        assert link.response is not None and link.response["permalink"] in shown(view)  # the source
+        state = story_state(team, f"Umbrella-{team.tag}-only", "praise")
+        assert world.submit(team, "story_modal", state, view.get("private_metadata", ""), team.author) is None
+        assert f"Umbrella-{team.tag}-only" in shown(world.reply(team, "shortcut"))
+        assert f"Umbrella-{team.tag}-only" in {s.customer for s in world.stories(team)}
 
 
 def test_commands_home_and_complaints_never_show_the_other_workspace(world: World) -> None:
@@ -676,6 +713,7 @@ def test_commands_home_and_complaints_never_show_the_other_workspace(world: Worl
     set_schedules(world, "mon")
     own_and_resolve_complaints(world)
     open_homes(world)
+    save_from_shared_channel(world)
     # Forged across workspaces: a user of one clicks or submits with the other's story ids.
     alpha, bravo = world.teams["ALPHA"], world.teams["BRAVO"]
     poke_across(world, alpha, bravo)
@@ -733,57 +771,61 @@ def poke_across(world: World, mine: Team, theirs: Team) -> None:
 
 def test_each_workspace_channel_gets_its_scheduled_posts_once_with_its_own_token(world: World) -> None:
     log_everything(world)
-    # Slots tomorrow at 09:00 (story) and 09:30 (stand-up prompt), set through the modal.
+    # Slots tomorrow at 09:00 (story) and 09:30 (stand-up prompt), set through the modal in each
+    # workspace's own channel and in the channel both share.
     tomorrow = (utcnow() + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
     weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[tomorrow.weekday()]
-    set_schedules(world, weekday)
+    set_schedules(world, weekday, shared=True)
     scheduler = world.app.services.scheduler
     assert scheduler is not None
     with world.app.db.session() as session:
         schedules = channels.list_schedules(session)
-    assert len(schedules) == 4
+    assert len(schedules) == 8
 
-    # Two processes sweep at once (the second with its own engine, as another process has),
-    # then a later sweep: every slot of every workspace goes out once.
+    # One workspace's cron jobs fire first (each sweeps its own schedule), then two processes
+    # sweep everything at once (the second with its own engine, as another process has), then
+    # a later sweep: every slot of every workspace goes out once, the shared channel's too.
     other = build_services(world.app.settings, Database(world.app.db.url)).scheduler
     assert other is not None
     at = tomorrow + timedelta(minutes=30, seconds=5)
     seen = len(world.standin.calls)
     results: list[dict[str, str]] = []
 
-    def sweep(scheduler: SlotScheduler, now: datetime) -> None:
-        results.append(scheduler.sweep(schedules, now=now))
+    def sweep(scheduler: SlotScheduler, now: datetime, these: list[ChannelSchedule]) -> None:
+        results.append(scheduler.sweep(these, now=now))
 
-    sweeps = [threading.Thread(target=sweep, args=(s, at)) for s in (scheduler, other)]
+    first = world.teams[TAGS[0]]
+    for schedule in schedules:
+        if schedule.team_id == first.id:
+            sweep(scheduler, at, [schedule])
+    sweeps = [threading.Thread(target=sweep, args=(s, at, schedules)) for s in (scheduler, other)]
     for thread in sweeps:
         thread.start()
     for thread in sweeps:
         thread.join()
     other.db.dispose()
-    sweep(scheduler, at + timedelta(minutes=1))
-    slots = {
-        f"{team.sales}|{kind}|{(tomorrow + timedelta(minutes=m)).isoformat()}"
-        for team in world
-        for kind, m in (("story", 0), ("prompt", 30))
-    }
-    assert {key for r in results for key in r} == slots
-    assert [v for r in results for v in r.values()].count("posted") == 4
+    sweep(scheduler, at + timedelta(minutes=1), schedules)
+    assert not {"error", "failed"} & {v for r in results for v in r.values()}, results
 
     swept = world.standin.calls[seen:]
     for team in world:
-        sent = [c for c in swept if c.method == "chat.postMessage" and c.args["channel"] == team.sales]
-        assert len(sent) == 2 and all(c.token == team.token and c.team == team.id for c in sent)
-        story, prompt = sorted(sent, key=lambda c: "Customer of the week" not in shown(c.args))
-        assert "Customer of the week" in shown(story.args) and team.tag in shown(story.args)
-        # The stand-up prompt's voice of the customer is this workspace's freshest story.
-        assert "Voice of the customer" in shown(prompt.args) and team.tag in shown(prompt.args)
-        for call in sent:
-            assert call.response is not None
-            assert world.standin.poster_of(team.sales, call.response["ts"]) == team.token
+        for channel in (team.sales, SHARED):
+            sent = [c for c in swept if c.method == "chat.postMessage" and c.args["channel"] == channel]
+            sent = [c for c in sent if c.team == team.id]
+            assert len(sent) == 2, (team.tag, channel, len(sent))
+            story, prompt = sorted(sent, key=lambda c: "Customer of the week" not in shown(c.args))
+            assert "Customer of the week" in shown(story.args) and team.tag in shown(story.args)
+            # The stand-up prompt's voice of the customer is this workspace's freshest story.
+            assert "Voice of the customer" in shown(prompt.args) and team.tag in shown(prompt.args)
+            for call in sent:
+                assert call.response is not None and call.token == team.token
+                assert world.standin.poster_of(channel, call.response["ts"]) == team.token
         assert {m["team"] for m in world.standin.messages[team.sales]} == {team.id}
-        # The featured story's author and colleague hear of it, from their own workspace's bot.
+        # The featured stories' author and colleague hear of them, from their own workspace's bot.
         dms = {c.args["channel"] for c in swept if c.method == "chat.postMessage" and c.token == team.token}
-        assert dms - {team.sales} == {team.author, team.colleague}
+        assert dms - {team.sales, SHARED} == {team.author, team.colleague}
+    # In the shared channel, each workspace's bot posted its own two, and only those.
+    assert sorted(m["team"] for m in world.standin.messages[SHARED]) == sorted(2 * [t.id for t in world])
     assert_kept_apart(world)
     assert_calls_match_spec([c for c in world.standin.calls if c.method != "oauth.v2.access"])
 
