@@ -193,6 +193,7 @@ def connect_socket_mode(app: Any, settings: Settings, url: str, timeout: float =
         app, settings.app_token, logger=logger, web_client=check_client(settings, None, timeout)
     )
     handler.client.wss_uri = url
+    handler.client.message_listeners.append(log_hello)
     errors: list[Exception] = []
     handler.client.on_error_listeners.append(errors.append)
     try:
@@ -202,6 +203,9 @@ def connect_socket_mode(app: Any, settings: Settings, url: str, timeout: float =
         errors.append(e)
     finally:
         handler.client.on_error_listeners.remove(errors.append)
+    if not errors and not handler.client.is_connected():
+        # The handshake was answered, but not with 101: slack_sdk only logs that.
+        errors.append(ConnectionError("the handshake was refused"))
     if errors:
         logger.disabled = True  # its threads would narrate reconnecting while we stop
         handler.close()
@@ -211,6 +215,25 @@ def connect_socket_mode(app: Any, settings: Settings, url: str, timeout: float =
             "SLACK_APP_TOKEN and set SLACK_SIGNING_SECRET)"
         )
     return handler
+
+
+def log_hello(client: Any, message: dict[str, Any], raw: str | None = None) -> None:
+    """Say which connection this process holds each time Slack greets a new one.
+
+    Slack hands each envelope to one of an app's connections (up to 10), so with several
+    processes the log tells which process had which connection, and how many Slack counts.
+    """
+    if message.get("type") != "hello":
+        return
+    slack_host = (message.get("debug_info") or {}).get("host") or "?"
+    logging.getLogger("impact").info(
+        "Socket Mode connection %s open in process %d on %s (Slack host %s, %s connections for this app)",
+        client.session_id(),
+        os.getpid(),
+        socket.gethostname(),
+        slack_host,
+        message.get("num_connections", "?"),
+    )
 
 
 def open_database(settings: Settings, migrate: bool = True) -> Database:
