@@ -78,6 +78,7 @@ class Team:
     tag: str
     enterprise: str = ""  # its Enterprise Grid org, where it belongs to one
     token: str = ""  # the bot token its installation got
+    tokens: set[str] = field(default_factory=set)  # every token it got (reinstalls give new ones)
     bot_user: str = ""
 
     @property
@@ -318,6 +319,7 @@ def install(app: RunningApp, team: Team, code: str) -> None:
     assert (stored.enterprise_id or "") == team.enterprise and not stored.is_enterprise_install
     assert app.services.clients.token_for(team.id, team.enterprise) == grant.bot_token
     team.token, team.bot_user = grant.bot_token, grant.bot_user_id
+    team.tokens.add(grant.bot_token)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -355,7 +357,7 @@ def world(request: Any, make_app: Any, standin: SlackStandin) -> Iterator[World]
 def assert_kept_apart(world: World) -> None:
     """Every Web API call carried one workspace's token and nothing of the other workspace;
     every response_url post and every answer to a request showed its own workspace only."""
-    by_token = {team.token: team for team in world}
+    by_token = {token: team for team in world for token in team.tokens}
     checked = 0
     for call in world.standin.attempts:
         sent = json.dumps(call.args, ensure_ascii=False)
@@ -587,12 +589,13 @@ def post_globex(world: World) -> None:
 
 def set_schedules(world: World, weekday: str, shared: bool = False) -> None:
     """`/impact schedule` in each workspace's sales channel (and in the channel they share),
-    saved by its manager, after settings and the two story modals opened three views."""
-    for n, channel in enumerate([None, *([SHARED] if shared else [])], 4):
+    saved by its manager."""
+    for n, channel in enumerate([None, *([SHARED] if shared else [])]):
+        opened = {team.tag: len(world.calls(team, "views.open")) for team in world}
         for team in world:
             world.command(team, "schedule", team.boss, f"schedule{n}", channel=channel or team.sales)
         for team in world:
-            view = world.opened_view(team, n)
+            view = world.opened_view(team, opened[team.tag] + 1)
             assert view["callback_id"] == "schedule_modal"
             meta = view.get("private_metadata", "")
             assert world.submit(team, "schedule_modal", schedule_state(weekday), meta, team.boss) is None
@@ -934,3 +937,49 @@ def test_export_import_and_purge_touch_only_the_named_workspace(world: World, tm
     assert "Globex said the BRAVO import" in shown(world.reply(bravo, "after"))
     assert_kept_apart(world)
     assert_stories_kept_apart(world)
+
+
+# --- One workspace uninstalls --------------------------------------------------------------------
+
+
+def test_one_workspace_uninstalling_leaves_the_other_installed_and_posting(world: World) -> None:
+    alpha, bravo = world.teams["ALPHA"], world.teams["BRAVO"]
+    for team in world:
+        world.command(team, f"{team.only}: the {team.tag} export saved a week", team.author, "q1")
+        world.reply(team, "q1")
+    tomorrow = (utcnow() + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+    set_schedules(world, ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[tomorrow.weekday()])
+    installations = world.app.services.installations
+    clients = world.app.services.clients
+    assert installations is not None
+
+    # Slack tells the app it was uninstalled from one workspace (on a grid: one of the org's).
+    world.event(alpha, {"type": "app_uninstalled", "event_ts": "1"})
+    wait_until(lambda: clients.token_for(alpha.id, alpha.enterprise) is None)
+    uninstalled = len(world.standin.attempts)
+    assert clients.token_for(bravo.id, bravo.enterprise) == bravo.token
+    kept = installations.find_installation(enterprise_id=bravo.enterprise or None, team_id=bravo.id)
+    assert kept is not None and kept.bot_token == bravo.token
+
+    # Its slots are skipped; the other's go out; its stories stay until an operator purges them.
+    scheduler = world.app.services.scheduler
+    assert scheduler is not None
+    with world.app.db.session() as session:
+        schedules = channels.list_schedules(session)
+    scheduler.sweep(schedules, now=tomorrow + timedelta(minutes=30, seconds=5))
+    world.command(bravo, "list", bravo.author, "after")
+    assert bravo.only in shown(world.reply(bravo, "after"))
+    after = world.standin.attempts[uninstalled:]
+    assert all(c.token != alpha.token for c in after)  # no call with the uninstalled token
+    assert len([c for c in after if c.method == "chat.postMessage" and c.args["channel"] == bravo.sales]) == 2
+    assert not [c for c in after if c.args.get("channel") == alpha.sales]
+    assert [s.customer for s in world.stories(alpha)] == [alpha.only]
+
+    # Reinstalled through the same flow: a new token, and the next day's slots are its again.
+    old_token = alpha.token
+    install(world.app, alpha, "code-again")
+    assert alpha.token != old_token
+    scheduler.sweep(schedules, now=tomorrow + timedelta(days=7, minutes=30, seconds=5))
+    again = [c for c in world.standin.calls_to("chat.postMessage") if c.args["channel"] == alpha.sales]
+    assert len(again) == 2 and {c.token for c in again} == {alpha.token}
+    assert_kept_apart(world)
