@@ -28,7 +28,7 @@ import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from socketserver import BaseRequestHandler, ThreadingTCPServer
 from typing import TYPE_CHECKING, Any
@@ -80,13 +80,10 @@ class Envelope:
 class Connection:
     """One open WebSocket from a client; numbered 1, 2, ... in the order they opened."""
 
-    def __init__(self, number: int, sock: socket.socket, ticket: str) -> None:
+    def __init__(self, number: int, sock: socket.socket) -> None:
         self.number = number
-        self.ticket = ticket
         self.sock = sock
-        self.opened_at = time.time()
         self.closed_at: float | None = None
-        self.pings = 0
         self.cut_as: str | None = None  # "reset" or "end" once asked to cut
         self._send_lock = threading.Lock()
 
@@ -262,7 +259,7 @@ class SocketModeStandin:
                 missing = [e.envelope_id for e in wanted if not e.acks]
                 raise AssertionError(f"{len(missing)} envelope(s) not acknowledged, e.g. {missing[:3]}")
 
-    def wait_until(self, predicate: Any, timeout: float, what: str) -> None:
+    def wait_until(self, predicate: Callable[[], object], timeout: float, what: str) -> None:
         """Block until predicate() holds, re-checked on every change here (and at least each 0.2 s)."""
         deadline = time.monotonic() + timeout
         with self._changed:
@@ -318,6 +315,8 @@ class SocketModeStandin:
         self, envelope: Envelope, connection: Connection | None, retry_attempt: int, retry_reason: str
     ) -> None:
         message = envelope.message(retry_attempt, retry_reason)
+        if connection is not None and not connection.open:
+            raise AssertionError(f"connection {connection.number} is closed")
         for _ in range(len(self.connections) + 1):
             target = connection or self._next_connection()
             if target is None:
@@ -395,7 +394,7 @@ class SocketModeStandin:
             ).encode()
         )
         with self._lock:
-            connection = Connection(next(self._numbers), sock, ticket)
+            connection = Connection(next(self._numbers), sock)
             count = len(self.open_connections()) + 1
         try:
             # Hello first: the connection takes envelopes only once it is greeted, as at Slack.
@@ -430,7 +429,6 @@ class SocketModeStandin:
                 return
             opcode, data = frame
             if opcode == PING:
-                connection.pings += 1
                 connection.send_frame(PONG, data)
             elif opcode == CLOSE:
                 if connection.open:
