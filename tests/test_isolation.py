@@ -5,27 +5,23 @@ The bot runs in OAuth mode (client id and secret, no bot token) over HTTP agains
 stand-in, on a SQLite file and on PostgreSQL. Each workspace has its own Slack IDs and every
 text typed in it carries its tag ("ALPHA" or "BRAVO"), so a leak shows as the other tag in a
 call, a reply, a view or an export. `assert_kept_apart` scans every call the stand-in recorded.
+
+This module holds the two workspaces, their install and the flows the other test_isolation_*
+modules share: test_isolation_commands (every command, App Home, complaints, forged ids) and
+test_isolation_operations (scheduled posts, uninstall, export, import and purge).
 """
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import itertools
 import json
-import os
 import re
-import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
@@ -33,30 +29,18 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
-from sqlalchemy import select
 
-from bot.complaints import ACTION_OWN, ACTION_RESOLVE, RESOLVE_CALLBACK
-from bot.messages import t
-from bot.render import ACTION_DELETE, ACTION_EDIT
-from bot.scheduler import SlotScheduler
-from bot.services import build_services
-from domain.complaint import RESOLVED
-from domain.schedule import ChannelSchedule
 from domain.story import Story
 from storage import channels, queries
-from storage import complaints as complaint_store
 from storage.db import Database
-from storage.models import PostRow, ReactionRow, utcnow
 from tests.conftest import RunningApp
 from tests.signing import (
     block_action_payload,
     command_body,
     event_body,
     interactive_body,
-    message_action_payload,
     view_submission_payload,
 )
-from tests.slack_spec import assert_calls_match_spec
 from tests.slack_standin import Call, SlackStandin
 
 CLIENT_ID, CLIENT_SECRET = "4321.8765", "isolation-client-secret"
@@ -332,10 +316,13 @@ def database(request: Any) -> Any:
     db.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "grid"])
-def world(request: Any, make_app: Any, standin: SlackStandin) -> Iterator[World]:
-    """Both workspaces installed: on SQLite, on PostgreSQL, and (on SQLite) as two workspaces
-    of one Enterprise Grid org, whose requests all name the same enterprise."""
+WORLDS = ("sqlite", "postgresql", "grid")  # "grid": on SQLite, both workspaces in one org
+
+
+def installed_world(request: Any, make_app: Any, standin: SlackStandin) -> Iterator[World]:
+    """Both workspaces installed: on SQLite, on PostgreSQL, or (on SQLite) as two workspaces of
+    one Enterprise Grid org, whose requests all name the same enterprise. Each module's `world`
+    fixture is this one, parametrized over WORLDS."""
     url = request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url")
     db = Database(url)
     db.migrate()
@@ -606,380 +593,3 @@ def set_schedules(world: World, weekday: str, shared: bool = False) -> None:
         kinds = sorted((s.channel_id, s.spec.kind) for s in saved)
         places = sorted([team.sales, *([SHARED] if shared else [])])
         assert kinds == [(channel, kind) for channel in places for kind in ("prompt", "story")]
-
-
-def ask_lists_and_insights(world: World) -> None:
-    """list, search (a customer both have), references, stats and help: each its own."""
-    for team in world:
-        world.command(team, "list", team.author, "list")
-        world.command(team, "search Globex", team.author, "search")
-        world.command(team, "search Globex", team.boss, "bsearch")
-        world.command(team, "references", team.author, "refs")
-        world.command(team, "stats", team.boss, "stats")
-        assert "/impact" in world.command(team, "help", team.author, "help")  # the ack is the help
-    for team in world:
-        listed = shown(world.reply(team, "list"))
-        assert team.only in listed and "Globex" in listed and "Initech" in listed
-        for name in ("search", "bsearch"):
-            assert f"Globex's {team.tag} team" in shown(world.reply(team, name))
-        refs = shown(world.reply(team, "refs"))
-        assert f"Initech-{team.tag}-only" in refs and team.only not in refs
-        stats = shown(world.reply(team, "stats"))
-        assert t("insights.title", "en") in stats and f"-{team.tag}-only" in stats
-        # Counted in this workspace only: four stories, Globex once, one open complaint.
-        assert "stories logged *4*" in stats and "*Globex* · 1" in stats and "Open complaints: 1" in stats
-
-
-def own_and_resolve_complaints(world: World) -> None:
-    """Each complaint is posted once in its workspace's improvement channel, then owned and
-    resolved there by a colleague."""
-    posts: dict[str, Call] = {}
-    for team in world:
-        [posts[team.tag]] = world.wait_calls(team, "chat.postMessage", 1, channel=team.improve)
-        assert f"Hooli-{team.tag}-only" in shown(posts[team.tag].args)
-    for action, name in ((ACTION_OWN, "own"), (ACTION_RESOLVE, "resolve")):
-        for team in world:
-            post = posts[team.tag]
-            message = {"type": "message", "ts": post.response["ts"] if post.response else "", "text": ""}
-            value = buttons(post.json_arg("blocks"))[action]
-            world.click(team, action, value, team.colleague, name, channel_id=team.improve, message=message)
-        for team in world:
-            if action == ACTION_OWN:
-                world.wait_calls(team, "chat.update", 1, channel=team.improve)
-    for team in world:
-        view = world.opened_view(team, 5)
-        assert view["callback_id"] == RESOLVE_CALLBACK
-        change = {"change": text_input(f"The {team.tag} export retries now")}
-        meta = view.get("private_metadata", "")
-        assert world.submit(team, RESOLVE_CALLBACK, change, meta, team.colleague) is None
-    for team in world:
-        final = world.wait_calls(team, "chat.update", 2, channel=team.improve)[-1]
-        assert f"The {team.tag} export retries now" in shown(final.args)
-        ws = world.workspace(team)
-        with world.app.db.session() as session:
-            found = [
-                complaint_store.get_complaint(session, ws, s.id) for s in queries.live_stories(session, ws)
-            ]
-        [(_, complaint)] = [f for f in found if f is not None]
-        assert complaint.state == RESOLVED and complaint.resolved_by == team.colleague
-
-
-def open_homes(world: World) -> None:
-    """App Home for an author and for a manager (schedules, complaints and insights)."""
-    for team in world:
-        for user in (team.author, team.boss):
-            world.event(team, {"type": "app_home_opened", "user": user, "tab": "home", "event_ts": "1"})
-    for team in world:
-        homes = {
-            c.args["user_id"]: shown(c.json_arg("view")) for c in world.wait_calls(team, "views.publish", 2)
-        }
-        assert set(homes) == {team.author, team.boss}
-        assert f"Globex's {team.tag} team" in homes[team.author]
-        # The person in both workspaces sees what they did in this one only.
-        mine = t("home.mine.stats", "en", stories=4, featured=1, reactions=0)
-        assert json.dumps(mine, ensure_ascii=False)[1:-1] in homes[team.author]
-        assert team.sales in homes[team.boss] and "stories logged *4* · featured *1*" in homes[team.boss]
-
-
-def save_from_shared_channel(world: World) -> None:
-    """ "Save as customer voice" on a message each workspace sees in the channel both share:
-    the modal opens with its own token, and the story is saved in the workspace it came from."""
-    for team in world:
-        ts = world.standin.add_message(SHARED, f"The {team.tag} side said: it works", user=team.colleague)
-        payload = message_action_payload(
-            "save_customer_voice",
-            f"The {team.tag} side said: it works",
-            ts,
-            channel_id=SHARED,
-            user_id=team.author,
-            team_id=team.id,
-            trigger_id=f"trig-{team.tag}-shortcut",
-            response_url=world.rurl(team, "shortcut"),
-            message_user=team.colleague,
-        )
-        world._post(team, interactive_body(in_org(team, payload)))
-    for team in world:
-        view = world.opened_view(team, 6)
-        assert f"The {team.tag} side said: it works" in shown(view)
-        [link] = [c for c in world.calls(team, "chat.getPermalink") if c.args["channel"] == SHARED]
-        assert link.response is not None and link.response["permalink"] in shown(view)  # the source
-        state = story_state(team, f"Umbrella-{team.tag}-only", "praise")
-        assert world.submit(team, "story_modal", state, view.get("private_metadata", ""), team.author) is None
-        assert f"Umbrella-{team.tag}-only" in shown(world.reply(team, "shortcut"))
-        assert f"Umbrella-{team.tag}-only" in {s.customer for s in world.stories(team)}
-
-
-def test_commands_home_and_complaints_never_show_the_other_workspace(world: World) -> None:
-    log_everything(world)
-    ask_lists_and_insights(world)
-    post_globex(world)
-    set_schedules(world, "mon")
-    own_and_resolve_complaints(world)
-    open_homes(world)
-    save_from_shared_channel(world)
-    # Forged across workspaces: a user of one clicks or submits with the other's story ids.
-    alpha, bravo = world.teams["ALPHA"], world.teams["BRAVO"]
-    poke_across(world, alpha, bravo)
-    poke_across(world, bravo, alpha)
-    assert_kept_apart(world)
-    assert_stories_kept_apart(world)
-    assert_calls_match_spec([c for c in world.standin.calls if c.method != "oauth.v2.access"])
-
-
-def poke_across(world: World, mine: Team, theirs: Team) -> None:
-    """A manager of `mine` sends ids of `theirs`' stories, complaints and posts in buttons,
-    modals and reactions, as a forged or confused request would: not found, nothing changes."""
-    before = sorted(world.stories(theirs), key=lambda s: s.id)
-    target = next(s for s in before if s.kind == "praise")
-    complaint = next(s for s in before if s.kind == "complaint")
-    world.click(mine, ACTION_EDIT, str(target.id), mine.boss, "x-edit")
-    world.click(mine, ACTION_DELETE, str(target.id), mine.boss, "x-delete")
-    world.click(mine, ACTION_OWN, str(complaint.id), mine.boss, "x-own", channel_id=mine.improve)
-    world.click(mine, ACTION_RESOLVE, str(complaint.id), mine.boss, "x-resolve", channel_id=mine.improve)
-    assert world.reply(mine, "x-edit")["text"] == t("not_found", "en")
-    assert world.reply(mine, "x-delete")["text"] == t("not_found", "en")
-    assert world.reply(mine, "x-own")["text"] == t("complaint.gone", "en")
-    assert world.reply(mine, "x-resolve")["text"] == t("complaint.gone", "en")
-    meta = json.dumps({"story_id": target.id, "channel": mine.sales, "response_url": world.rurl(mine, "x-m")})
-    state = story_state(mine, f"Hijack-{mine.tag}-only", "praise")
-    refused = world.submit(mine, "story_modal", state, meta, mine.boss)
-    assert refused == {"response_action": "errors", "errors": {"customer": t("not_found", "en")}}
-    change = {"change": text_input(f"{mine.tag} did it")}
-    refused = world.submit(mine, RESOLVE_CALLBACK, change, json.dumps({"story_id": complaint.id}), mine.boss)
-    assert refused == {"response_action": "errors", "errors": {"change": t("complaint.gone", "en")}}
-    # A reaction in `mine` on `theirs`' story post is not appreciation of anything.
-    [their_post] = [c for c in world.calls(theirs, "chat.postMessage") if c.args["channel"] == theirs.sales]
-    assert their_post.response is not None
-    item = {"type": "message", "channel": theirs.sales, "ts": their_post.response["ts"]}
-    world.event(mine, {"type": "reaction_added", "user": mine.author, "reaction": "tada", "item": item})
-    # ... while one on its own post counts, in its own workspace (and shows the listener ran).
-    [my_post] = [c for c in world.calls(mine, "chat.postMessage") if c.args["channel"] == mine.sales]
-    assert my_post.response is not None
-    item = {"type": "message", "channel": mine.sales, "ts": my_post.response["ts"]}
-    world.event(mine, {"type": "reaction_added", "user": mine.author, "reaction": "heart", "item": item})
-
-    def reactions() -> list[tuple[int, str, str]]:
-        with world.app.db.session() as session:
-            rows = session.scalars(select(ReactionRow)).all()
-            return sorted((r.workspace_id, r.channel_id, r.reaction) for r in rows)
-
-    wait_until(lambda: (world.workspace(mine), mine.sales, "heart") in reactions())
-    for ws, channel, _ in reactions():
-        assert channel == (mine.sales if ws == world.workspace(mine) else theirs.sales)
-    assert sorted(world.stories(theirs), key=lambda s: s.id) == before
-
-
-# --- Scheduled posts ------------------------------------------------------------------------
-
-
-def test_each_workspace_channel_gets_its_scheduled_posts_once_with_its_own_token(world: World) -> None:
-    log_everything(world)
-    # Slots tomorrow at 09:00 (story) and 09:30 (stand-up prompt), set through the modal in each
-    # workspace's own channel and in the channel both share.
-    tomorrow = (utcnow() + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
-    weekday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[tomorrow.weekday()]
-    set_schedules(world, weekday, shared=True)
-    scheduler = world.app.services.scheduler
-    assert scheduler is not None
-    with world.app.db.session() as session:
-        schedules = channels.list_schedules(session)
-    assert len(schedules) == 8
-
-    # One workspace's cron jobs fire first (each sweeps its own schedule), then two processes
-    # sweep everything at once (the second with its own engine, as another process has), then
-    # a later sweep: every slot of every workspace goes out once, the shared channel's too.
-    other = build_services(world.app.settings, Database(world.app.db.url)).scheduler
-    assert other is not None
-    at = tomorrow + timedelta(minutes=30, seconds=5)
-    seen = len(world.standin.calls)
-    results: list[dict[str, str]] = []
-
-    def sweep(scheduler: SlotScheduler, now: datetime, these: list[ChannelSchedule]) -> None:
-        results.append(scheduler.sweep(these, now=now))
-
-    first = world.teams[TAGS[0]]
-    for schedule in schedules:
-        if schedule.team_id == first.id:
-            sweep(scheduler, at, [schedule])
-    sweeps = [threading.Thread(target=sweep, args=(s, at, schedules)) for s in (scheduler, other)]
-    for thread in sweeps:
-        thread.start()
-    for thread in sweeps:
-        thread.join()
-    other.db.dispose()
-    sweep(scheduler, at + timedelta(minutes=1), schedules)
-    assert not {"error", "failed"} & {v for r in results for v in r.values()}, results
-
-    swept = world.standin.calls[seen:]
-    for team in world:
-        for channel in (team.sales, SHARED):
-            sent = [c for c in swept if c.method == "chat.postMessage" and c.args["channel"] == channel]
-            sent = [c for c in sent if c.team == team.id]
-            assert len(sent) == 2, (team.tag, channel, len(sent))
-            story, prompt = sorted(sent, key=lambda c: "Customer of the week" not in shown(c.args))
-            assert "Customer of the week" in shown(story.args) and team.tag in shown(story.args)
-            # The stand-up prompt's voice of the customer is this workspace's freshest story.
-            assert "Voice of the customer" in shown(prompt.args) and team.tag in shown(prompt.args)
-            for call in sent:
-                assert call.response is not None and call.token == team.token
-                assert world.standin.poster_of(channel, call.response["ts"]) == team.token
-        assert {m["team"] for m in world.standin.messages[team.sales]} == {team.id}
-        # The featured stories' author and colleague hear of them, from their own workspace's bot.
-        dms = {c.args["channel"] for c in swept if c.method == "chat.postMessage" and c.token == team.token}
-        assert dms - {team.sales, SHARED} == {team.author, team.colleague}
-    # In the shared channel, each workspace's bot posted its own two, and only those.
-    assert sorted(m["team"] for m in world.standin.messages[SHARED]) == sorted(2 * [t.id for t in world])
-    assert_kept_apart(world)
-    assert_calls_match_spec([c for c in world.standin.calls if c.method != "oauth.v2.access"])
-
-
-# --- Export, import and purge, by workspace ---------------------------------------------------
-
-ROOT = Path(__file__).resolve().parents[1]
-REDACTED = "This story was removed at the customer's request."
-
-
-def cli(world: World, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m bot ARGS` as an operator runs it, against this app's database and Slack."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "IMPACT_", "DATABASE_"))}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        DATABASE_URL=world.app.db.url,
-        SLACK_API_URL=world.standin.base_url,
-        SLACK_CLIENT_ID=CLIENT_ID,
-        SLACK_CLIENT_SECRET=CLIENT_SECRET,
-        SLACK_SIGNING_SECRET=world.app.settings.signing_secret or "",
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, env=env, capture_output=True, timeout=60
-    )
-    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode(), done.stderr.decode())
-
-
-def records(world: World, team: Team) -> dict[str, list[tuple[Any, ...]]]:
-    """The workspace's rows a purge could touch: stories, and the posts that carry them."""
-    ws = world.workspace(team)
-    with world.app.db.session() as session:
-        posts = session.scalars(select(PostRow).where(PostRow.workspace_id == ws)).all()
-        return {
-            "stories": sorted((s.id, s.customer, s.quote) for s in queries.live_stories(session, ws)),
-            "posts": sorted((p.kind, p.channel_id, p.ts, p.story_id) for p in posts),
-        }
-
-
-def test_export_import_and_purge_touch_only_the_named_workspace(world: World, tmp_path: Path) -> None:
-    alpha, bravo = world.teams["ALPHA"], world.teams["BRAVO"]
-    for team in world:
-        world.command(team, f"{team.only}: the {team.tag} export saved a week", team.author, "q1")
-        world.command(team, f"Globex: Globex's {team.tag} team closed the books early", team.author, "q2")
-    for team in world:
-        world.reply(team, "q1")
-        world.reply(team, "q2")
-    post_globex(world)
-
-    # Import into one workspace: a Globex of its own, and a customer only it has.
-    source = tmp_path / "bravo.csv"
-    source.write_text(
-        "customer,quote,kind,author\n"
-        f"Imported-BRAVO-only,The BRAVO import worked,praise,{GRID_USER}\n"
-        f"Globex,Globex said the BRAVO import was painless,referral,{GRID_USER}\n",
-        encoding="utf-8",
-    )
-    imported = cli(world, tmp_path, "import", str(source), "--team", bravo.id)
-    assert imported.returncode == 0 and "imported 2" in imported.stdout, imported.stderr
-    assert sorted(s.customer for s in world.stories(alpha)) == sorted([alpha.only, "Globex"])
-    assert sorted(s.customer for s in world.stories(bravo)) == sorted(
-        [bravo.only, "Globex", "Imported-BRAVO-only", "Globex"]
-    )
-
-    # Export names the workspace; without --team it refuses to guess.
-    exports = {
-        alpha.tag: cli(world, tmp_path, "export", "--format", "csv", "--team", alpha.id),
-        bravo.tag: cli(world, tmp_path, "export", "--format", "json", "--team", bravo.id),
-    }
-    for team in world:
-        out = exports[team.tag]
-        assert out.returncode == 0, out.stderr
-        assert team.only in out.stdout and team.other not in out.stdout
-    assert len(list(csv.DictReader(io.StringIO(exports[alpha.tag].stdout)))) == 2
-    assert len(json.loads(exports[bravo.tag].stdout)) == 4
-    # No --team, or (on a grid) the org both workspaces are in: the command line will not guess.
-    for team_args in [[], *([["--team", alpha.enterprise]] if alpha.enterprise else [])]:
-        guess = cli(world, tmp_path, "export", *team_args)
-        assert guess.returncode != 0 and "pass one of them as --team" in guess.stderr and not guess.stdout
-
-    # Purge Globex from one workspace: its stories and its Slack messages go, the other's stay.
-    before = {channel: [dict(m) for m in msgs] for channel, msgs in world.standin.messages.items()}
-    bravo_records = records(world, bravo)
-    assert [kind for kind, *_ in bravo_records["posts"]] == ["dm", "story"]
-    purged = cli(world, tmp_path, "purge", "--customer", "globex", "--team", alpha.id)
-    assert purged.returncode == 0, purged.stderr
-    assert purged.stdout.startswith(f"workspace {alpha.label}: erased 1 story of 'globex'"), purged.stdout
-    assert [s.customer for s in world.stories(alpha)] == [alpha.only]
-    assert sorted(s.customer for s in world.stories(bravo)) == sorted(
-        [bravo.only, "Globex", "Imported-BRAVO-only", "Globex"]
-    )
-    updates = world.standin.calls_to("chat.update")
-    assert updates and all(c.token == alpha.token for c in updates)
-    assert {c.args["channel"] for c in updates} <= {alpha.sales, f"D{alpha.author}", alpha.author}
-    [post] = world.standin.messages[alpha.sales]
-    assert post["text"] == REDACTED and "Globex" not in json.dumps(post)
-    for channel, messages in world.standin.messages.items():
-        if bravo.tag in channel:
-            assert messages == before[channel], channel  # untouched
-    assert any("Globex" in json.dumps(m) for m in world.standin.messages[bravo.sales])
-    assert records(world, bravo) == bravo_records  # its posts still carry its stories
-
-    # In Slack, the purged workspace finds no Globex; the other still does.
-    for team in world:
-        world.command(team, "search Globex", team.author, "after")
-    assert "No stories match" in shown(world.reply(alpha, "after"))
-    assert "Globex said the BRAVO import" in shown(world.reply(bravo, "after"))
-    assert_kept_apart(world)
-    assert_stories_kept_apart(world)
-
-
-# --- One workspace uninstalls --------------------------------------------------------------------
-
-
-def test_one_workspace_uninstalling_leaves_the_other_installed_and_posting(world: World) -> None:
-    alpha, bravo = world.teams["ALPHA"], world.teams["BRAVO"]
-    for team in world:
-        world.command(team, f"{team.only}: the {team.tag} export saved a week", team.author, "q1")
-        world.reply(team, "q1")
-    tomorrow = (utcnow() + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
-    set_schedules(world, ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[tomorrow.weekday()])
-    installations = world.app.services.installations
-    clients = world.app.services.clients
-    assert installations is not None
-
-    # Slack tells the app it was uninstalled from one workspace (on a grid: one of the org's).
-    world.event(alpha, {"type": "app_uninstalled", "event_ts": "1"})
-    wait_until(lambda: clients.token_for(alpha.id, alpha.enterprise) is None)
-    uninstalled = len(world.standin.attempts)
-    assert clients.token_for(bravo.id, bravo.enterprise) == bravo.token
-    kept = installations.find_installation(enterprise_id=bravo.enterprise or None, team_id=bravo.id)
-    assert kept is not None and kept.bot_token == bravo.token
-
-    # Its slots are skipped; the other's go out; its stories stay until an operator purges them.
-    scheduler = world.app.services.scheduler
-    assert scheduler is not None
-    with world.app.db.session() as session:
-        schedules = channels.list_schedules(session)
-    scheduler.sweep(schedules, now=tomorrow + timedelta(minutes=30, seconds=5))
-    world.command(bravo, "list", bravo.author, "after")
-    assert bravo.only in shown(world.reply(bravo, "after"))
-    after = world.standin.attempts[uninstalled:]
-    assert all(c.token != alpha.token for c in after)  # no call with the uninstalled token
-    assert len([c for c in after if c.method == "chat.postMessage" and c.args["channel"] == bravo.sales]) == 2
-    assert not [c for c in after if c.args.get("channel") == alpha.sales]
-    assert [s.customer for s in world.stories(alpha)] == [alpha.only]
-
-    # Reinstalled through the same flow: a new token, and the next day's slots are its again.
-    old_token = alpha.token
-    install(world.app, alpha, "code-again")
-    assert alpha.token != old_token
-    scheduler.sweep(schedules, now=tomorrow + timedelta(days=7, minutes=30, seconds=5))
-    again = [c for c in world.standin.calls_to("chat.postMessage") if c.args["channel"] == alpha.sales]
-    assert len(again) == 2 and {c.token for c in again} == {alpha.token}
-    assert_kept_apart(world)
