@@ -63,11 +63,15 @@ QUICK_LOG_BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ("confirmation_blocks", "slack_sdk/models/"),
     ),
     (
-        "response_url POST (SafeRespond, WebhookClient, urllib: a new connection each)",
-        ("SafeRespond", "slack_sdk/webhook/", "urllib/request.py", "http/client.py"),
+        "response_url POST (SafeRespond, its keep-alive pool, http.client)",
+        ("SafeRespond", "ResponseUrlPool", "slack_sdk/webhook/", "urllib/request.py", "http/client.py"),
     ),
-    ("database: add_story (ORM insert, flush)", ("add_story (",)),
+    (
+        "database: the story's INSERT (insert_story, or the ORM's add_story)",
+        ("insert_story (", "add_story ("),
+    ),
     ("database: workspace_id (look up the workspace row)", ("workspace_id (",)),
+    ("database: the workspace's language", ("workspace_language (", "WorkspaceCache.language (")),
     ("database: sessions, commit, connection pool", ("sqlalchemy/", "storage/")),
     ("quick log parsed and validated", ("bot/quicklog.py", "bot/story.py", "domain/")),
     ("listener rest (Bolt's runner, handlers, language)", ("run_ack_function",)),

@@ -20,6 +20,12 @@ ALEMBIC_INI = STORAGE / "alembic.ini"
 
 # SQLite: wait this long for another writer's lock, then fail (and the user gets an apology).
 SQLITE_BUSY_MS = 2000
+# SQLite keeps a page cache in each connection, in the bot's own memory (2 MB by default), and
+# the pool keeps connections open: the process grows with the database file, once per pooled
+# connection. Pages it does not cache come from the operating system's file cache, which every
+# connection shares, at the price of a read call each (bench/README.md "bench.memory").
+SQLITE_CACHE_KIB = 512
+SQLITE_POOL_SIZE = 15  # connections to a SQLite file, all kept open (see _sqlite_engine)
 # PostgreSQL. Every query here takes milliseconds and users wait on them, so a few seconds
 # without an answer means the database or the network is in trouble, not that it is busy.
 # Connecting (TCP, TLS, startup) gives up after this; libpq's smallest honoured value.
@@ -163,6 +169,13 @@ def _sqlite_engine(url: str, parsed: URL, **kwargs: Any) -> Engine:
     # The driver's own timeout waits for a lock; the pragma covers the same inside SQLite.
     connect_args.setdefault("timeout", SQLITE_BUSY_MS / 1000)
     connect_args.setdefault("check_same_thread", False)
+    if parsed.database and parsed.database != ":memory:":
+        # As many connections as SQLAlchemy's default pool allows at once (5 + 10 overflow),
+        # but kept open: overflow connections, opened and closed by ever other threads, leave
+        # their memory spread over glibc's per-thread malloc arenas, where it stays.
+        kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", POOL_TIMEOUT_S)
     engine = create_engine(url, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -171,6 +184,7 @@ def _sqlite_engine(url: str, parsed: URL, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+        cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
