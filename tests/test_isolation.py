@@ -414,10 +414,11 @@ def test_the_standin_exchanges_a_code_once_for_its_workspace_token(standin: Slac
     )
     assert standin.calls_to("chat.postMessage")[0].team == "T0ONE"
     # Another workspace's bot may not change that message.
-    other = standin.grant_code("c2", "T0TWO")
-    standin.codes.pop("c2")
-    standin.grants[other.bot_token] = other
-    intruder = WebClient(token=other.bot_token, base_url=standin.base_url)
+    standin.grant_code("c2", "T0TWO")
+    token = client.oauth_v2_access(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, code="c2")[
+        "access_token"
+    ]
+    intruder = WebClient(token=token, base_url=standin.base_url)
     with pytest.raises(SlackApiError) as refused:
         intruder.chat_update(channel="C0ONE", ts=posted["ts"], text="mine now")
     assert refused.value.response["error"] == "cant_update_message"
