@@ -80,7 +80,7 @@ def create_app(services: Services, *, identity: SlackIdentity | None = None) -> 
         app = App(**kwargs)
     finally:
         bolt_logger.removeFilter(_env_token_notices)
-    app.use(_safe_respond)
+    app.use(_safe_respond(services.response_urls))
 
     def on_error(
         error: Exception, body: dict[str, Any], logger: logging.Logger, response: BoltResponse | None
@@ -172,13 +172,18 @@ class _Identity:
         self.team_id, self.enterprise_id, self.bot_user_id = team_id, enterprise_id, bot_user_id
 
 
-def _safe_respond(context: BoltContext, next: Any) -> None:
-    """`respond` with a deadline and no blind resend; its failures are logged, not raised."""
-    if context.response_url:
-        context["respond"] = slack_client.SafeRespond(
-            response_url=context.response_url, team=str(context.team_id or "")
-        )
-    next()
+def _safe_respond(pool: slack_client.ResponseUrlPool) -> Any:
+    """The middleware that gives listeners a `respond` with a deadline and no blind resend,
+    posting over the process's keep-alive connections; its failures are logged, not raised."""
+
+    def safe_respond(context: BoltContext, next: Any) -> None:
+        if context.response_url:
+            context["respond"] = slack_client.SafeRespond(
+                response_url=context.response_url, team=str(context.team_id or ""), pool=pool
+            )
+        next()
+
+    return safe_respond
 
 
 def _on_error(

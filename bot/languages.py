@@ -51,7 +51,7 @@ class UserLanguages:
     ) -> None:
         self.settings = settings
         self.db = db
-        self.workspaces = workspaces or queries.WorkspaceCache()  # the workspaces' languages, briefly
+        self.workspaces = workspaces or queries.WorkspaceCache(db)  # the workspaces' languages, briefly
         self.ttl = ttl_seconds
         self.failure_ttl = failure_ttl_seconds
         self.clock = clock
@@ -127,7 +127,7 @@ class UserLanguages:
         if ws is None:
             return self.settings.language
         try:
-            return self.workspaces.language(self.db, ws) or self.settings.language
+            return self.workspaces.language(ws) or self.settings.language
         except Exception as e:  # noqa: BLE001 - a language is no reason to fail a request
             log.warning("could not read the language of workspace %s: %r", ws, e)
             return self.settings.language

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from slack_sdk.oauth.installation_store import InstallationStore
 from slack_sdk.oauth.state_store import OAuthStateStore
@@ -13,6 +13,7 @@ from bot.managers import ManagerDirectory
 from bot.posting import Poster
 from bot.scheduler import SlotScheduler
 from bot.settings import Settings
+from bot.slack_client import ResponseUrlPool
 from storage.db import Database
 from storage.queries import WorkspaceCache
 
@@ -30,10 +31,10 @@ class Services:
     poster: Poster
     languages: UserLanguages  # each user's language: Slack locale, cached
     scheduler: SlotScheduler | None
+    workspaces: WorkspaceCache  # each team's workspace row id, and briefly its language
+    response_urls: ResponseUrlPool  # keep-alive connections for every response_url post
     installations: InstallationStore | None = None
     oauth_states: OAuthStateStore | None = None
-    # Each team's workspace row id, and briefly its language: looked up once, not per request.
-    workspaces: WorkspaceCache = field(default_factory=WorkspaceCache)
 
 
 def build_services(settings: Settings, db: Database, *, with_scheduler: bool = True) -> Services:
@@ -49,12 +50,22 @@ def build_services(settings: Settings, db: Database, *, with_scheduler: bool = T
         states = SQLAlchemyOAuthStateStore(expiration_seconds=OAUTH_STATE_SECONDS, engine=db.engine)
     clients = Clients(settings, installations)
     managers = ManagerDirectory(settings.managers, settings.manager_group)
-    workspaces = WorkspaceCache()
+    workspaces = WorkspaceCache(db)
     languages = UserLanguages(settings, db, workspaces=workspaces)
     poster = Poster(settings, db, managers, clients.for_team, languages=languages)
     # Every 429 any call meets holds that workspace's pace in every process (bot.pacing).
     clients.on_rate_limited = poster.pacer.rate_limited
     scheduler = SlotScheduler(settings, db, poster) if with_scheduler else None
     return Services(
-        settings, db, managers, clients, poster, languages, scheduler, installations, states, workspaces
+        settings,
+        db,
+        managers,
+        clients,
+        poster,
+        languages,
+        scheduler,
+        workspaces,
+        ResponseUrlPool(),
+        installations,
+        states,
     )

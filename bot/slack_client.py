@@ -336,16 +336,13 @@ def _retry_after_header(headers: dict[str, str]) -> float:
     return 1.0
 
 
-# One pool per process: every SafeRespond shares it.
-RESPONSE_URL_POOL = ResponseUrlPool()
-
-
 class SafeRespond(Respond):
     """Bolt's `respond`, with a deadline, no blind resend, and failures logged, never raised.
 
     A response_url post that fails after the ack cannot be shown to the user any other way;
     raising would only turn it into a listener error. It is logged once with the reason.
-    Posts go over the process's keep-alive connections (ResponseUrlPool).
+    Posts go over `pool`, the process's keep-alive connections (Services.response_urls);
+    without one, over a connection of its own, closed after the answer.
     """
 
     def __init__(
@@ -353,7 +350,7 @@ class SafeRespond(Respond):
     ) -> None:
         super().__init__(response_url=response_url)
         self.team = team
-        self.pool = pool or RESPONSE_URL_POOL
+        self.pool = pool or ResponseUrlPool(max_idle=0)
 
     def __call__(self, text: str | dict[str, Any] = "", **kwargs: Any) -> WebhookResponse:  # type: ignore[override]
         url = self.response_url or ""

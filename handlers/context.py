@@ -67,7 +67,7 @@ class Request:
             assert self.db is not None, "a Request without a database cannot find its workspace"
             try:
                 if self.workspaces is not None:
-                    self._workspace = self.workspaces.workspace_id(self.db, self.team_id, self.enterprise_id)
+                    self._workspace = self.workspaces.workspace_id(self.team_id, self.enterprise_id)
                 else:
                     with self.db.session() as session:
                         self._workspace = queries.workspace_id(session, self.team_id, self.enterprise_id)

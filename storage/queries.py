@@ -302,28 +302,16 @@ def workspace_language(session: Session, ws: int) -> str | None:
 
 
 def set_workspace_language(session: Session, ws: int, language: str | None) -> None:
-    """Set the workspace's language; once committed, every WorkspaceCache of this process reads
-    it afresh (other processes within LANGUAGE_TTL_SECONDS)."""
     row = session.get(Workspace, ws)
     if row is not None:
         row.language = language
-        event.listen(session, "after_commit", _languages_changed, once=True)
-
-
-# Bumped after each committed language change in this process; cached languages of an older
-# count are read again.
-_language_changes = 0
-
-
-def _languages_changed(_session: Session) -> None:
-    global _language_changes
-    _language_changes += 1
 
 
 # A workspace's language is taken from the process's cache for this long; a change made in
 # another process sharing the database is seen within it (one made in this process at once).
 LANGUAGE_TTL_SECONDS = 5.0
 MAX_CACHED_WORKSPACES = 10_000  # (team, enterprise) pairs; past this the cache starts afresh
+_CHANGED = "impact_workspaces_changed"  # Session.info key: workspace rows this transaction changed
 
 
 class WorkspaceCache:
@@ -335,25 +323,37 @@ class WorkspaceCache:
     that must not land in another workspace checks the id in the same statement anyway
     (`insert_story`), and `forget` drops an id found stale, e.g. after an operator deleted the
     row by hand (SQLite may hand a deleted row's id to the next new workspace).
+
+    A language is read again after LANGUAGE_TTL_SECONDS, and at once after a session of `db`
+    commits a change to the workspace row (`/impact settings` in this process).
     """
 
     def __init__(
-        self, *, language_ttl: float = LANGUAGE_TTL_SECONDS, clock: Callable[[], float] = time.monotonic
+        self,
+        db: Database,
+        *,
+        language_ttl: float = LANGUAGE_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.db = db
         self.language_ttl = language_ttl
         self.clock = clock
         self._lock = threading.Lock()
         self._ids: dict[tuple[str, str], int] = {}
-        # ws -> (expires at, _language_changes when read, language or None)
+        # ws -> (expires at, self._changes when read, language or None)
         self._languages: dict[int, tuple[float, int, str | None]] = {}
+        self._changes = 0  # committed changes to workspace rows seen so far
+        event.listen(db.sessions, "after_flush", self._note_changes)
+        event.listen(db.sessions, "after_commit", self._changes_committed)
+        event.listen(db.sessions, "after_rollback", self._changes_dropped)
 
-    def workspace_id(self, db: Database, team_id: str, enterprise_id: str | None = None) -> int:
+    def workspace_id(self, team_id: str, enterprise_id: str | None = None) -> int:
         """The workspace row of this team, created on first use; from the cache after that."""
         key = (team_id, enterprise_id or "")
         found = self._ids.get(key)
         if found is not None:
             return found
-        with db.session() as session:
+        with self.db.session() as session:
             found = workspace_id(session, team_id, enterprise_id)
         with self._lock:  # cached once committed, so a rolled-back row is never remembered
             if len(self._ids) >= MAX_CACHED_WORKSPACES:
@@ -369,20 +369,32 @@ class WorkspaceCache:
                 del self._ids[key]
             self._languages.pop(ws, None)
 
-    def language(self, db: Database, ws: int) -> str | None:
+    def language(self, ws: int) -> str | None:
         """The workspace's language as `/impact settings` set it (None: not set), cached briefly."""
         now = self.clock()
         hit = self._languages.get(ws)
-        if hit is not None and hit[0] > now and hit[1] == _language_changes:
+        if hit is not None and hit[0] > now and hit[1] == self._changes:
             return hit[2]
-        changes = _language_changes  # read first: a change committed meanwhile reads again
-        with db.session() as session:
+        changes = self._changes  # read first: a change committed meanwhile is read again
+        with self.db.session() as session:
             found = workspace_language(session, ws)
         with self._lock:
             if len(self._languages) >= MAX_CACHED_WORKSPACES:
                 self._languages.clear()
             self._languages[ws] = (now + self.language_ttl, changes, found)
         return found
+
+    def _note_changes(self, session: Session, _context: Any) -> None:
+        if any(isinstance(row, Workspace) for row in session.dirty):
+            session.info[_CHANGED] = True
+
+    def _changes_committed(self, session: Session) -> None:
+        if session.info.pop(_CHANGED, False):
+            with self._lock:
+                self._changes += 1
+
+    def _changes_dropped(self, session: Session) -> None:
+        session.info.pop(_CHANGED, None)
 
 
 class WorkspaceKey(NamedTuple):

@@ -9,13 +9,11 @@ import http.server
 import json
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, insert, select
 
-from bot import slack_client
 from bot.purge import purge_customer
 from storage import queries
 from storage.models import StoryRow, Workspace
@@ -24,12 +22,10 @@ from tests.signing import command_body
 
 
 @pytest.fixture
-def keep_alive(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def keep_alive(monkeypatch: pytest.MonkeyPatch) -> None:
     """The stand-in answers HTTP/1.1 and keeps connections open, as Slack's servers do
     (http.server speaks HTTP/1.0, one connection per request, unless told otherwise)."""
     monkeypatch.setattr(http.server.BaseHTTPRequestHandler, "protocol_version", "HTTP/1.1")
-    yield
-    slack_client.RESPONSE_URL_POOL.close()
 
 
 def quick_log(app: RunningApp, text: str, name: str, team: str = "T111") -> None:
@@ -66,20 +62,20 @@ def stories_by_team(app: RunningApp) -> dict[str, list[str]]:
 def test_quick_logs_are_stored_once_and_confirmed_over_one_kept_alive_connection(
     running: RunningApp, keep_alive: None
 ) -> None:
-    opened = slack_client.RESPONSE_URL_POOL.opened
+    opened = running.services.response_urls.opened
     for n in range(3):
         quick_log(running, f"Acme {n}: it saved us week {n}", f"q{n}")
         reply = confirmation(running, f"q{n}")
         # The listener hands the connection back once it has read Slack's answer.
         deadline = time.monotonic() + 5
-        while slack_client.RESPONSE_URL_POOL.idle_connections() != 1:
+        while running.services.response_urls.idle_connections() != 1:
             assert time.monotonic() < deadline, "the connection was not kept for the next post"
             time.sleep(0.01)
         assert reply["text"].startswith("Saved")
         assert f"Customer of the week: Acme {n}" in json.dumps(reply["blocks"])
         assert f"story_actions_{n + 1}" in json.dumps(reply["blocks"])
     assert stories_by_team(running) == {"T111": [f"it saved us week {n}" for n in range(3)]}
-    assert slack_client.RESPONSE_URL_POOL.opened - opened == 1
+    assert running.services.response_urls.opened - opened == 1
     assert len(running.standin.attempts_to("response_url")) == 3
 
 
@@ -89,7 +85,7 @@ def test_a_confirmation_whose_kept_alive_connection_drops_is_not_sent_again(
     quick_log(running, "Acme: first", "first")
     confirmation(running, "first")
     deadline = time.monotonic() + 5
-    while slack_client.RESPONSE_URL_POOL.idle_connections() != 1:  # kept for the next post
+    while running.services.response_urls.idle_connections() != 1:  # kept for the next post
         assert time.monotonic() < deadline, "the connection was not kept for the next post"
         time.sleep(0.01)
     running.standin.drop("response_url")  # Slack reads the post, then the connection drops
@@ -120,13 +116,13 @@ def test_a_workspace_row_deleted_by_hand_is_looked_up_again_not_reused(running: 
     assert stories_by_team(running) == {"T111": ["after"]}  # nothing in T999's workspace
     with running.db.session() as session:
         assert queries.workspace_id(session, "T111") != cached
-    assert running.services.workspaces.workspace_id(running.db, "T111") != cached
+    assert running.services.workspaces.workspace_id("T111") != cached
 
 
 def test_a_purge_keeps_the_workspace_and_its_cached_id(running: RunningApp) -> None:
     quick_log(running, "Acme: to be erased", "one")
     confirmation(running, "one")
-    ws = running.services.workspaces.workspace_id(running.db, "T111")
+    ws = running.services.workspaces.workspace_id("T111")
     report = purge_customer(running.db, ws, "Acme", lambda: None, "en")
     assert report.erased == 1 and stories_by_team(running) == {}
     quick_log(running, "Acme: after the purge", "two")
