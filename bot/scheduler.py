@@ -137,7 +137,7 @@ class SlotScheduler:
         results: dict[str, str] = {}
         for schedule in schedules:
             for slot_at, action in self.plan(schedule, now):
-                key = f"{schedule.channel_id}|{schedule.spec.kind}|{slot_at.isoformat()}"
+                key = result_key(schedule, slot_at)
                 if action == "post":
                     due.append((schedule, slot_at))
                 else:
@@ -156,8 +156,7 @@ class SlotScheduler:
         if due:
             with Pool(max_workers=min(FANOUT_WORKERS, len(due))) as pool:
                 futures = {
-                    f"{s.channel_id}|{s.spec.kind}|{at.isoformat()}": pool.submit(self._safe_run, s, at, now)
-                    for s, at in interleaved(due)
+                    result_key(s, at): pool.submit(self._safe_run, s, at, now) for s, at in interleaved(due)
                 }
             results.update({key: f.result() for key, f in futures.items()})
         # After the channel posts: the DMs they owe (and any left from before a restart).
@@ -197,6 +196,12 @@ class SlotScheduler:
                 # New, or claimed by a process that may have died (run_slot checks the lease).
                 plan.append((slot_at, "post"))
         return plan
+
+
+def result_key(schedule: ChannelSchedule, slot_at: datetime) -> str:
+    """A slot as the sweep reports it: the workspace too, as a shared (Slack Connect) channel
+    can have a schedule in each workspace."""
+    return f"{schedule.team_id}|{schedule.channel_id}|{schedule.spec.kind}|{slot_at.isoformat()}"
 
 
 def interleaved(due: list[tuple[ChannelSchedule, datetime]]) -> list[tuple[ChannelSchedule, datetime]]:
