@@ -62,7 +62,7 @@ def create_app(services: Services, *, identity: SlackIdentity | None = None) -> 
         "listener_executor": ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="impact-listener"),
     }
     if settings.oauth_mode:
-        kwargs["oauth_settings"] = _oauth_settings(services)
+        kwargs["oauth_settings"] = oauth_settings(services)
     else:
         single = SingleWorkspace(settings, identity)
 
@@ -93,13 +93,16 @@ def create_app(services: Services, *, identity: SlackIdentity | None = None) -> 
     return app
 
 
-def _oauth_settings(services: Services) -> OAuthSettings:
+def oauth_settings(services: Services) -> OAuthSettings:
+    """Bolt's OAuth settings for this app: `impact-bot doctor` checks these very ones."""
     settings = services.settings
     # The install link follows SLACK_API_URL's host (GovSlack, proxies), not slack.com.
     api = urlsplit(settings.api_url)
     return OAuthSettings(
         client_id=settings.client_id,
         client_secret=settings.client_secret,
+        # From the settings, so a value in .env counts (Bolt alone reads only the environment).
+        redirect_uri=settings.redirect_uri,
         authorization_url=f"{api.scheme}://{api.netloc}/oauth/v2/authorize",
         scopes=list(settings.scopes) or bot_scopes(),
         installation_store=services.installations,

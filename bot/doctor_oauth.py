@@ -126,12 +126,12 @@ def check_scopes_setting(settings: Settings) -> list[Finding]:
 
 def check_oauth(settings: Settings, db: Database, reachable: bool) -> list[Finding]:
     """The redirect URL, then each installation (`reachable`: Slack answered the credentials check)."""
-    from bot.app import _oauth_settings
+    from bot.app import oauth_settings
     from bot.services import build_services
 
     # The OAuth settings the app itself is built with: the redirect URL and paths it serves.
     services = build_services(settings, db, with_scheduler=False)
-    oauth = _oauth_settings(services)
+    oauth = oauth_settings(services)
     findings, install_url = _check_redirect(oauth)
     findings += _check_installations(settings, db, services.clients, install_url, reachable)
     return findings
@@ -163,17 +163,6 @@ def _check_redirect(oauth: OAuthSettings) -> tuple[list[Finding], str]:
     found = _manifest()
     listed = _redirect_urls(found[1]) if found else []
     where = f"manifest.json ({found[0]})" if found else "manifest.json"
-    env_file = Path.cwd() / ".env"
-    if not oauth.redirect_uri and env_file.is_file():
-        from dotenv import dotenv_values
-
-        if dotenv_values(env_file).get("SLACK_REDIRECT_URI"):
-            findings.append(
-                Finding(
-                    f"SLACK_REDIRECT_URI is set in {env_file}, but the OAuth flow reads it from the "
-                    "process environment only: export it there (or in the service's unit file)"
-                )
-            )
     if oauth.redirect_uri:
         url, source = oauth.redirect_uri, "SLACK_REDIRECT_URI"
     elif listed:

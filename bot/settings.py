@@ -63,6 +63,8 @@ class Settings:
     app_token: str | None = None
     client_id: str | None = None
     client_secret: str | None = None
+    # Where Slack sends installers back (OAuth mode); None: the app's configured Redirect URL.
+    redirect_uri: str | None = None
     scopes: tuple[str, ...] = ()
     api_url: str = DEFAULT_API_URL
     database_url: str = "sqlite:///impact.db"
@@ -253,6 +255,7 @@ def load_settings(
         app_token=app_token,
         client_id=client_id,
         client_secret=client_secret,
+        redirect_uri=get("SLACK_REDIRECT_URI"),
         scopes=scopes,
         api_url=api_url,
         database_url=database_url,

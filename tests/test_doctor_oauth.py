@@ -318,11 +318,11 @@ def test_redirect_url_without_setting_and_http_on_localhost(
         "✓ redirect URL http://localhost:3000/slack/oauth_redirect (SLACK_REDIRECT_URI is not set; the "
         "first redirect URL of manifest.json" in result.stdout
     )
-    # Only in .env: the OAuth flow would not see it.
+    # Only in .env: read like every other setting, so the OAuth flow uses it and doctor checks it.
     (tmp_path / ".env").write_text(f"SLACK_REDIRECT_URI={REDIRECT}\n")
     result = doctor(tmp_path, db, slack, SLACK_REDIRECT_URI="")
-    assert result.returncode == 1
-    assert problems(result)[0].startswith(f"SLACK_REDIRECT_URI is set in {tmp_path / '.env'}, but")
+    assert result.returncode == 1, result.stdout  # it is read: and it is not in the manifest's list
+    assert problems(result)[0].startswith(f"the redirect URL {REDIRECT} (SLACK_REDIRECT_URI) is not among")
     db.dispose()
 
 
