@@ -302,16 +302,18 @@ def workspace_language(session: Session, ws: int) -> str | None:
 
 
 def set_workspace_language(session: Session, ws: int, language: str | None) -> None:
+    """Set the workspace's language; once the session commits, WorkspaceCache reads it again."""
     row = session.get(Workspace, ws)
     if row is not None:
         row.language = language
+        session.info[_CHANGED] = True
 
 
 # A workspace's language is taken from the process's cache for this long; a change made in
 # another process sharing the database is seen within it (one made in this process at once).
 LANGUAGE_TTL_SECONDS = 5.0
 MAX_CACHED_WORKSPACES = 10_000  # (team, enterprise) pairs; past this the cache starts afresh
-_CHANGED = "impact_workspaces_changed"  # Session.info key: workspace rows this transaction changed
+_CHANGED = "impact_language_changed"  # Session.info key: this transaction set a workspace's language
 
 
 class WorkspaceCache:
@@ -325,7 +327,7 @@ class WorkspaceCache:
     row by hand (SQLite may hand a deleted row's id to the next new workspace).
 
     A language is read again after LANGUAGE_TTL_SECONDS, and at once after a session of `db`
-    commits a change to the workspace row (`/impact settings` in this process).
+    that ran `set_workspace_language` commits (`/impact settings` in this process).
     """
 
     def __init__(
@@ -343,7 +345,6 @@ class WorkspaceCache:
         # ws -> (expires at, self._changes when read, language or None)
         self._languages: dict[int, tuple[float, int, str | None]] = {}
         self._changes = 0  # committed changes to workspace rows seen so far
-        event.listen(db.sessions, "after_flush", self._note_changes)
         event.listen(db.sessions, "after_commit", self._changes_committed)
         event.listen(db.sessions, "after_rollback", self._changes_dropped)
 
@@ -383,10 +384,6 @@ class WorkspaceCache:
                 self._languages.clear()
             self._languages[ws] = (now + self.language_ttl, changes, found)
         return found
-
-    def _note_changes(self, session: Session, _context: Any) -> None:
-        if any(isinstance(row, Workspace) for row in session.dirty):
-            session.info[_CHANGED] = True
 
     def _changes_committed(self, session: Session) -> None:
         if session.info.pop(_CHANGED, False):
