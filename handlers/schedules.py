@@ -135,7 +135,8 @@ def save_schedule(
     text = t("schedule.saved", lang, lines=schedule_lines(form.specs, form.skip_dates, utcnow(), lang))
     response_url = meta.get("response_url")
     if isinstance(response_url, str) and response_url.startswith(("https://", "http://")):
-        SafeRespond(response_url=response_url)(text=text, response_type="ephemeral", replace_original=False)
+        respond = SafeRespond(response_url=response_url, pool=services.response_urls)
+        respond(text=text, response_type="ephemeral", replace_original=False)
     else:
         direct_message(client, user, text)
 

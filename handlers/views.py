@@ -77,7 +77,7 @@ def save_from_modal(
     ack()
     if story is None:
         return
-    confirm(client, user, meta, story, lang, "updated" if story_id else "saved")
+    confirm(services, client, user, meta, story, lang, "updated" if story_id else "saved")
     # After the confirmation: a complaint goes to the improvement channel (never raises).
     complaint_saved(services, client, request.team_id, ws, story)
 
@@ -90,7 +90,13 @@ def _int_or_none(value: Any) -> int | None:
 
 
 def confirm(
-    client: WebClient, user: str, meta: dict[str, Any], story: Story, lang: str, message_id: str
+    services: Services,
+    client: WebClient,
+    user: str,
+    meta: dict[str, Any],
+    story: Story,
+    lang: str,
+    message_id: str,
 ) -> None:
     """Show the saved story to its author: via response_url, else ephemeral, else a DM.
 
@@ -101,7 +107,8 @@ def confirm(
     text = t(message_id, lang)
     response_url = meta.get("response_url")
     if isinstance(response_url, str) and response_url.startswith(("https://", "http://")):
-        sent = SafeRespond(response_url=response_url)(text=text, blocks=blocks, replace_original=False)
+        respond = SafeRespond(response_url=response_url, pool=services.response_urls)
+        sent = respond(text=text, blocks=blocks, replace_original=False)
         if sent.status_code == 200:
             return
         if sent.status_code == 0 or sent.status_code >= 500:
