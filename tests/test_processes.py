@@ -230,9 +230,14 @@ def test_two_processes_manager_sets_next_minute_exactly_one_story(
 def test_socket_mode_is_used_when_an_app_token_is_set(
     bots: Any, standin: SlackStandin, sqlite_url: str
 ) -> None:
-    bot = bots("socket", standin, sqlite_url, SLACK_APP_TOKEN="xapp-1-test", SLACK_SIGNING_SECRET="")
-    [call] = standin.wait_for("apps.connections.open", 1, timeout=30)[:1]
-    assert call.token == "xapp-1-test"
-    assert bot.proc.poll() is None  # still running, not serving HTTP
-    with pytest.raises(OSError):
-        urllib.request.urlopen(bot.url + "/healthz", timeout=1)
+    from tests.socket_standin import SocketModeStandin
+
+    with SocketModeStandin() as socket_mode:
+        socket_mode.serve(standin)  # a WebSocket end that greets the bot as Slack does
+        bot = bots("socket", standin, sqlite_url, SLACK_APP_TOKEN="xapp-1-test", SLACK_SIGNING_SECRET="")
+        [call] = standin.wait_for("apps.connections.open", 1, timeout=30)[:1]
+        assert call.token == "xapp-1-test"
+        assert socket_mode.wait_for_connections(1)  # connected
+        assert bot.proc.poll() is None  # still running, not serving HTTP
+        with pytest.raises(OSError):
+            urllib.request.urlopen(bot.url + "/healthz", timeout=1)
