@@ -22,6 +22,7 @@ import pytest
 
 from bot.settings import Settings
 from bot.startup import SlackIdentity, StartupError, check_slack
+from tests.conftest import require_postgresql
 from tests.slack_standin import SlackStandin
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,8 +218,7 @@ def test_unusable_database_is_one_line(
 def test_missing_postgres_database_is_one_line(
     tmp_path: Path, mode: dict[str, str], standin: SlackStandin, pg_reason: str | None
 ) -> None:
-    if pg_reason:
-        pytest.skip(pg_reason)
+    require_postgresql(pg_reason)
     url = "postgresql+psycopg://postgres@127.0.0.1:5432/impact_never_created"
     result, seconds = start(tmp_path, DATABASE_URL=url, SLACK_API_URL=standin.base_url, **mode)
     assert_refused(result, "DATABASE_URL", "does not exist", "createdb impact_never_created")

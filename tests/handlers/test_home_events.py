@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from slack_sdk.models.views import View
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bot.home_view import HOME_BLOCK_LIMIT, ManagerHome, home_view
 from domain.home import AuthorImpact
@@ -20,7 +20,7 @@ from domain.story import Draft, Story
 from domain.viewer import Viewer
 from storage import channels, posts, queries
 from storage.models import ReactionRow
-from tests.conftest import SECRET, RunningApp
+from tests.conftest import SECRET, RunningApp, drop_tables
 from tests.signing import event_body, post, signed_headers
 from tests.slack_spec import assert_calls_match_spec
 
@@ -187,8 +187,7 @@ def test_reactions_on_other_messages_are_ignored(running: RunningApp, debug_log:
 
 def test_reaction_with_database_down_is_logged_not_crashed(running: RunningApp, caplog: Any) -> None:
     add_post(running, add_story(running))
-    with running.db.engine.begin() as conn:
-        conn.execute(text("DROP TABLE reactions"))
+    drop_tables(running.db, "reactions")
     assert send(running, event_body(reaction_event(), event_id="Ev1")) == 200
     wait_until(lambda: "could not count reaction tada on C1" in caplog.text)
     # The app still answers.
@@ -345,8 +344,7 @@ def test_home_ignores_other_tabs(running: RunningApp) -> None:
 
 
 def test_home_with_database_down_publishes_an_apology(running: RunningApp) -> None:
-    with running.db.engine.begin() as conn:
-        conn.execute(text("DROP TABLE stories"))
+    drop_tables(running.db, "stories")
     view = open_home(running, "U1")
     assert "couldn't reach my database" in texts(view)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import urllib.error
 import urllib.request
@@ -13,7 +12,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from storage import queries
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, database_locked
 from tests.signing import (
     block_action_payload,
     command_body,
@@ -256,31 +255,19 @@ def test_unknown_action_and_callback_are_acked_and_logged(running: RunningApp, c
 
 
 def test_database_locked_acks_in_time_with_apology_and_no_row(running: RunningApp) -> None:
-    path = running.db.engine.url.database
-    locker = sqlite3.connect(path, timeout=0)
-    locker.execute("BEGIN EXCLUSIVE")
-    try:
+    with database_locked(running.db):
         started = time.monotonic()
         status, _ = command(running, "Acme: saved while the database is locked")
         assert status == 200 and time.monotonic() - started < 3
         reply = last_response(running)
         text = json.dumps(reply)
         assert "Sorry" in text and "saved while the database is locked" in text
-    finally:
-        locker.rollback()
-        locker.close()
     assert stories(running) == []
 
 
 def test_modal_submit_with_database_down_keeps_modal_open(running: RunningApp) -> None:
-    path = running.db.engine.url.database
-    locker = sqlite3.connect(path, timeout=0)
-    locker.execute("BEGIN EXCLUSIVE")
-    try:
+    with database_locked(running.db):
         status, body = submit(running, {"customer": "Acme", "quote": "keep my words"})
-    finally:
-        locker.rollback()
-        locker.close()
     reply = json.loads(body)
     assert reply["response_action"] == "errors" and "Sorry" in reply["errors"]["quote"]
     assert stories(running) == []
@@ -293,10 +280,14 @@ def test_views_open_error_gives_hint_and_echo(running: RunningApp) -> None:
     assert "expired_trigger_id" in json.dumps(reply) and "important words" in json.dumps(reply)
 
 
-def test_healthz(running: RunningApp) -> None:
+def test_healthz(running: RunningApp, db_backend: str) -> None:
+    checked = {
+        "sqlite": {"backend": "sqlite"},
+        "postgresql": {"backend": "postgresql", "host": "127.0.0.1:5432"},
+    }
     with urllib.request.urlopen(running.url + "/healthz") as resp:
         assert resp.status == 200
-        assert json.loads(resp.read()) == {"status": "ok", "database": {"backend": "sqlite"}}
+        assert json.loads(resp.read()) == {"status": "ok", "database": checked[db_backend]}
 
 
 def test_oauth_mode_serves_the_install_page(make_app: Any, db: Any) -> None:

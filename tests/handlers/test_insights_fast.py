@@ -8,7 +8,6 @@ from unittest.mock import Mock
 import pytest
 from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
-from sqlalchemy import text
 
 from bot.quicklog import split_command
 from bot.services import Services, build_services
@@ -18,6 +17,7 @@ from handlers.commands import SUBCOMMANDS, handle_impact
 from handlers.context import Request
 from storage import queries
 from storage.db import Database
+from tests.conftest import drop_tables
 
 
 @pytest.fixture
@@ -78,9 +78,7 @@ def test_references_for_anyone(services: Services) -> None:
 def test_database_down_is_an_apology_not_a_crash(services: Services) -> None:
     with services.db.session() as session:
         queries.workspace_id(session, "T111")
-    with services.db.engine.begin() as conn:
-        conn.execute(text("DROP TABLE posts"))
-        conn.execute(text("DROP TABLE stories"))
+    drop_tables(services.db, "posts", "stories")
     for command, user in (("stats", "UBOSS"), ("references", "U1")):
         ack, respond, _ = run(services, command, user)
         ack.assert_called_once_with()

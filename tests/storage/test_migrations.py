@@ -30,11 +30,10 @@ COMPARE_OPTS = {"compare_type": True, "compare_server_default": True}
 OAUTH_TABLES = {"slack_installations", "slack_bots", "slack_oauth_states"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_db(request: Any) -> Iterator[Database]:
+@pytest.fixture
+def empty_db(db_url: str) -> Iterator[Database]:
     """A database with no schema at all, on SQLite and on PostgreSQL."""
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    database = Database(url)
+    database = Database(db_url)
     yield database
     database.dispose()
 
@@ -320,12 +319,12 @@ def _alembic_cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.Compl
     )
 
 
-def test_alembic_command_from_the_repository_root(sqlite_url: str) -> None:
-    done = _alembic_cli(REPO, {"DATABASE_URL": sqlite_url}, "-c", "storage/alembic.ini", "upgrade", "head")
+def test_alembic_command_from_the_repository_root(db_url: str) -> None:
+    done = _alembic_cli(REPO, {"DATABASE_URL": db_url}, "-c", "storage/alembic.ini", "upgrade", "head")
     assert done.returncode == 0, done.stderr
-    current = _alembic_cli(REPO, {"DATABASE_URL": sqlite_url}, "-c", "storage/alembic.ini", "current")
+    current = _alembic_cli(REPO, {"DATABASE_URL": db_url}, "-c", "storage/alembic.ini", "current")
     assert f"{head_revision()} (head)" in current.stdout, current.stderr
-    check = _alembic_cli(REPO, {"DATABASE_URL": sqlite_url}, "-c", "storage/alembic.ini", "check")
+    check = _alembic_cli(REPO, {"DATABASE_URL": db_url}, "-c", "storage/alembic.ini", "check")
     assert check.returncode == 0 and "No new upgrade operations detected" in check.stdout + check.stderr
 
 

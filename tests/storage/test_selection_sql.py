@@ -189,14 +189,10 @@ def sql_choice(db: Database, ws: int, query: str, skip: int) -> int | None:
     return chosen.id if chosen else None
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def selection_db(request: Any) -> Any:
+@pytest.fixture
+def selection_db(db: Database) -> Database:
     """One database per back end for all examples; each example replaces its content."""
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    database = Database(url)
-    database.migrate()
-    yield database
-    database.dispose()
+    return db
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -91,6 +91,9 @@ def test_migrations_reach_head_and_are_idempotent(any_db: Database) -> None:
     assert {"workspaces", "stories", "alembic_version"} <= tables
 
 
+@pytest.mark.sqlite_only(
+    "checks SQLite's own engine settings (WAL, busy timeout); PostgreSQL's are in test_partition"
+)
 def test_sqlite_uses_wal_and_busy_timeout(db: Database) -> None:
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
