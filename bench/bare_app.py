@@ -1,8 +1,10 @@
 """The baseline for bench.ack_load: a bare Bolt app whose /impact listener only acks.
 
 Served like the bot in HTTP mode: Bolt's WSGI adapter on /slack/events, waitress with 8
-threads, `process_before_response=False`, and a Web API client pointed at the Slack stand-in
-(Bolt checks the token with auth.test there). `GET /healthz` answers 200 for readiness.
+threads, `process_before_response=False`, the bot's listener pool (`bot.app.LISTENER_THREADS`
+threads; Bolt's default is 5), and a Web API client pointed at the Slack stand-in (Bolt checks
+the token with auth.test there). `GET /healthz` answers 200 for readiness. Bolt verifies the
+signature itself here: the bot's request guard does that for the bot.
 
     .venv/bin/python -m bench.bare_app --port 3001 --api-url http://127.0.0.1:8900/api/
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import waitress
@@ -19,6 +22,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
 from bench.harness import SECRET, TOKEN
+from bot.app import LISTENER_THREADS
 
 THREADS = 8  # as the bot's waitress.serve(..., threads=8)
 
@@ -28,6 +32,7 @@ def make_app(api_url: str) -> Callable[..., Iterable[bytes]]:
         signing_secret=SECRET,
         client=WebClient(token=TOKEN, base_url=api_url),
         process_before_response=False,
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="bare-listener"),
     )
 
     @app.command("/impact")

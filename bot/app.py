@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -59,6 +59,12 @@ def create_app(services: Services, *, identity: SlackIdentity | None = None) -> 
         # Listeners ack first and then work; in HTTP mode Bolt answers Slack at the ack.
         "process_before_response": False,
         "raise_error_for_unhandled_request": False,
+        # The signature is checked once, by the request guard: HTTP requests reach Bolt only
+        # through bot.server.wsgi_app, whose guard (bot.http_guard) verifies every POST to
+        # /slack/events before Bolt reads it and answers 401 otherwise, and Bolt dispatches no
+        # other HTTP request to a listener. Bolt's own check would verify the same bytes again;
+        # Socket Mode requests carry no signature and Bolt never checked them.
+        "request_verification_enabled": False,
         "listener_executor": ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="impact-listener"),
     }
     if settings.oauth_mode:
@@ -80,7 +86,6 @@ def create_app(services: Services, *, identity: SlackIdentity | None = None) -> 
         app = App(**kwargs)
     finally:
         bolt_logger.removeFilter(_env_token_notices)
-    app.use(_safe_respond(services.response_urls))
 
     def on_error(
         error: Exception, body: dict[str, Any], logger: logging.Logger, response: BoltResponse | None
@@ -173,20 +178,6 @@ class SingleWorkspace:
 class _Identity:
     def __init__(self, team_id: str, enterprise_id: str, bot_user_id: str) -> None:
         self.team_id, self.enterprise_id, self.bot_user_id = team_id, enterprise_id, bot_user_id
-
-
-def _safe_respond(pool: slack_client.ResponseUrlPool) -> Any:
-    """The middleware that gives listeners a `respond` with a deadline and no blind resend,
-    posting over the process's keep-alive connections; its failures are logged, not raised."""
-
-    def safe_respond(context: BoltContext, next: Any) -> None:
-        if context.response_url:
-            context["respond"] = slack_client.SafeRespond(
-                response_url=context.response_url, team=str(context.team_id or ""), pool=pool
-            )
-        next()
-
-    return safe_respond
 
 
 def _on_error(

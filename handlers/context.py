@@ -22,6 +22,7 @@ from slack_sdk import WebClient
 from bot.logs import set_about
 from bot.messages import language_for_locale
 from bot.services import Services
+from bot.slack_client import SafeRespond
 from storage import queries
 from storage.db import Database
 
@@ -159,11 +160,21 @@ def language_resolver(
 
 
 def attach_request(services: Services) -> Callable[..., None]:
-    """The global middleware that builds the Request once and puts it in the context."""
+    """The global middleware that builds the Request once and puts it in the context, and gives
+    listeners a `respond` with a deadline and no blind resend, posting over the process's
+    keep-alive connections, whose failures are logged, not raised (bot.slack_client.SafeRespond).
+
+    One middleware, not two: Bolt works out each middleware's arguments on every request.
+    """
+    pool = services.response_urls
 
     def attach(context: BoltContext, body: dict[str, Any], next: Callable[[], None]) -> None:
         request = build_request(services, context, body)
         context["impact_request"] = request
+        if context.response_url:
+            context["respond"] = SafeRespond(
+                response_url=context.response_url, team=str(context.team_id or ""), pool=pool
+            )
         set_about(team=request.team_id, user=request.user_id, channel=channel_of(body))
         next()
 

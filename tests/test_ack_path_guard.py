@@ -1,0 +1,56 @@
+"""The signature is checked once, by the request guard: Bolt's own check is off, and a forged,
+stale or unsigned request over HTTP is still refused with 401 before any listener runs. Socket
+Mode requests, which carry no signature, are served as before."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qsl
+
+from slack_bolt.middleware.request_verification import RequestVerification
+from slack_bolt.request import BoltRequest
+from sqlalchemy import func, select
+
+from bot.app import create_app
+from storage.models import StoryRow
+from tests.conftest import RunningApp
+from tests.signing import command_body, post
+
+
+def stored(app: RunningApp) -> int:
+    with app.db.session() as session:
+        return int(session.scalar(select(func.count()).select_from(StoryRow)) or 0)
+
+
+def test_bolt_does_not_verify_the_signature_a_second_time(running: RunningApp) -> None:
+    app = create_app(running.services)
+    assert not [m for m in app._middleware_list if isinstance(m, RequestVerification)]
+
+
+def test_forged_stale_and_unsigned_quick_logs_get_401_over_http_and_run_nothing(running: RunningApp) -> None:
+    body = command_body(text="Acme: forged quote", response_url=running.standin.response_url("forged"))
+    assert running.post(body, secret="not-the-signing-secret")[0] == 401
+    assert running.post(body, timestamp=int(time.time()) - 600)[0] == 401
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": "1"}
+    assert post(running.url + "/slack/events", body, headers)[0] == 401  # signed in 1970, not at all
+    unsigned = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": str(int(time.time())),
+    }
+    assert post(running.url + "/slack/events", body, unsigned)[0] == 401
+
+    signed = command_body(text="Acme: a real quote", response_url=running.standin.response_url("real"))
+    assert running.post(signed)[0] == 200
+    running.standin.wait_for("response_url")  # the signed one was stored and confirmed
+    assert stored(running) == 1
+    assert [c.path for c in running.standin.attempts_to("response_url")] == ["/respond/real"]
+
+
+def test_a_socket_mode_request_is_still_served(running: RunningApp) -> None:
+    app = create_app(running.services)
+    body = command_body(text="Acme: said over Socket Mode", response_url=running.standin.response_url("sm"))
+    payload = dict(parse_qsl(body, keep_blank_values=True))
+    response = app.dispatch(BoltRequest(body=payload, mode="socket_mode"))
+    assert response.status == 200
+    running.standin.wait_for("response_url")
+    assert stored(running) == 1
