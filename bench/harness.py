@@ -160,6 +160,7 @@ def migrate(tmp: Path, database_url: str) -> None:
 # (one connection per request) unless its handler class says otherwise.
 KEEP_ALIVE_STANDIN = (
     "import sys, http.server; http.server.BaseHTTPRequestHandler.protocol_version = 'HTTP/1.1'; "
+    "http.server.BaseHTTPRequestHandler.disable_nagle_algorithm = True; "
     "from bench.standin_server import main; main(sys.argv[1:])"
 )
 
