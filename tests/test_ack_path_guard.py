@@ -1,17 +1,21 @@
-"""The signature is checked once, by the request guard: Bolt's own check is off, and a forged,
-stale or unsigned request over HTTP is still refused with 401 before any listener runs. Socket
-Mode requests, which carry no signature, are served as before."""
+"""The path to the ack: the signature is checked once, by the request guard (Bolt's own check
+is off), and a forged, stale or unsigned request over HTTP is still refused with 401 before any
+listener runs; Socket Mode requests, which carry no signature, are served as before; and HTTP
+mode serves with the objects of start-up kept out of full garbage collections."""
 
 from __future__ import annotations
 
+import gc
 import time
 from urllib.parse import parse_qsl
 
+import pytest
 from slack_bolt.middleware.request_verification import RequestVerification
 from slack_bolt.request import BoltRequest
 from sqlalchemy import func, select
 
 from bot.app import create_app
+from bot.server import serve
 from storage.models import StoryRow
 from tests.conftest import RunningApp
 from tests.signing import command_body, post
@@ -54,3 +58,18 @@ def test_a_socket_mode_request_is_still_served(running: RunningApp) -> None:
     assert response.status == 200
     running.standin.wait_for("response_url")
     assert stored(running) == 1
+
+
+def test_http_mode_serves_with_the_objects_of_start_up_frozen(
+    running: RunningApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full garbage collections no longer walk Bolt, SQLAlchemy and the app on every pass."""
+    import waitress
+
+    frozen: list[int] = []
+    monkeypatch.setattr(waitress, "serve", lambda *args, **kwargs: frozen.append(gc.get_freeze_count()))
+    try:
+        serve(create_app(running.services), running.db, "127.0.0.1", 0)
+    finally:
+        gc.unfreeze()
+    assert frozen and frozen[0] > 1000
