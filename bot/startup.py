@@ -217,7 +217,7 @@ def connect_socket_mode(app: Any, settings: Settings, url: str, timeout: float =
     return handler
 
 
-def log_hello(client: Any, message: dict[str, Any], raw: str | None = None) -> None:
+def log_hello(socket_client: Any, message: dict[str, Any], raw: str | None = None) -> None:
     """Say which connection this process holds each time Slack greets a new one.
 
     Slack hands each envelope to one of an app's connections (up to 10), so with several
@@ -228,7 +228,7 @@ def log_hello(client: Any, message: dict[str, Any], raw: str | None = None) -> N
     slack_host = (message.get("debug_info") or {}).get("host") or "?"
     logging.getLogger("impact").info(
         "Socket Mode connection %s open in process %d on %s (Slack host %s, %s connections for this app)",
-        client.session_id(),
+        socket_client.session_id(),  # the Socket Mode client, not a Web API call
         os.getpid(),
         socket.gethostname(),
         slack_host,
