@@ -1,10 +1,11 @@
 """The baseline for bench.ack_load: a bare Bolt app whose /impact listener only acks.
 
 Served like the bot in HTTP mode: Bolt's WSGI adapter on /slack/events, waitress with 8
-threads, `process_before_response=False`, the bot's listener pool (`bot.app.LISTENER_THREADS`
-threads; Bolt's default is 5), and a Web API client pointed at the Slack stand-in (Bolt checks
-the token with auth.test there). `GET /healthz` answers 200 for readiness. Bolt verifies the
-signature itself here: the bot's request guard does that for the bot.
+threads, `process_before_response=False`, a listener pool as large as the bot's
+(`bot.app.LISTENER_THREADS`; Bolt's default is 5), and a Web API client pointed at the Slack
+stand-in (Bolt checks the token with auth.test there). `GET /healthz` answers 200 for
+readiness. Bolt verifies the signature itself here: the bot's request guard does that for the
+bot.
 
     .venv/bin/python -m bench.bare_app --port 3001 --api-url http://127.0.0.1:8900/api/
 """
@@ -22,9 +23,11 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
 from bench.harness import SECRET, TOKEN
-from bot.app import LISTENER_THREADS
 
 THREADS = 8  # as the bot's waitress.serve(..., threads=8)
+# As bot.app.LISTENER_THREADS, not imported: importing the bot would load its modules (and their
+# objects, which every full garbage collection walks) into the baseline (tests/test_ack_path_guard).
+LISTENER_THREADS = 32
 
 
 def make_app(api_url: str) -> Callable[..., Iterable[bytes]]:

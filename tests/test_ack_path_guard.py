@@ -73,3 +73,10 @@ def test_http_mode_serves_with_the_objects_of_start_up_frozen(
     finally:
         gc.unfreeze()
     assert frozen and frozen[0] > 1000
+
+
+def test_the_bare_app_of_the_benchmark_has_the_bots_listener_threads() -> None:
+    from bench import bare_app
+    from bot.app import LISTENER_THREADS
+
+    assert bare_app.LISTENER_THREADS == LISTENER_THREADS
