@@ -60,7 +60,10 @@ def forget_installation(services: Services, request: Request, why: str) -> None:
     org_wide = bool(enterprise) and team == enterprise
     services.installations.delete_all(enterprise_id=enterprise, team_id=None if org_wide else team)
     log.warning(
-        "%s: deleted the installation of team %s (enterprise %s); its stories stay", why, team, enterprise
+        "%s: deleted the installation of team %s (enterprise %s); its stories stay",
+        why,
+        team,
+        enterprise or "-",
     )
 
 
