@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -34,6 +35,23 @@ def about(**values: str | None) -> Iterator[None]:
         _about.reset(token)
 
 
+# Slack tokens (bot, user, app-level, refresh, configuration): slack_sdk logs whole request and
+# response bodies at DEBUG, `oauth.v2.access`'s access_token included. No line ever carries one.
+TOKEN = re.compile(r"\b(xox[a-z]|xapp)-[A-Za-z0-9-]{4,}")
+
+
+def redact(text: str) -> str:
+    """`text` with every Slack token cut to its kind: 'xoxb-…'."""
+    return TOKEN.sub(lambda m: f"{m.group(1)}-…", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """The plain-text format, tokens cut (see `redact`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, and team/channel/user/slot where known."""
 
@@ -51,7 +69,7 @@ class JsonFormatter(logging.Formatter):
                 line[key] = str(value)
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False)
+        return redact(json.dumps(line, ensure_ascii=False))
 
 
 def configure(level: str, fmt: str) -> None:
@@ -60,7 +78,7 @@ def configure(level: str, fmt: str) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

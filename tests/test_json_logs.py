@@ -37,3 +37,18 @@ def test_a_bot_process_logs_one_json_object_per_line(tmp_path: Path, bots: Any) 
     assert lines and all({"time", "level", "message"} <= set(line) for line in lines)
     assert any(line.get("team") == "T111" and line.get("user") == "U1" for line in lines)
     assert any(line.get("slot", "").startswith("C1|story|") and line.get("team") == "T111" for line in lines)
+
+
+def test_no_log_line_carries_a_slack_token() -> None:
+    import logging
+
+    from bot.logs import JsonFormatter, RedactingFormatter
+
+    tokens = ("xoxb-1234-5678-abcdEFGH", "xoxp-1-2-3-4", "xapp-1-A111-2-abc", "xoxe-1-refresh")
+    record = logging.LogRecord(
+        "slack_sdk.web.base_client", logging.DEBUG, __file__, 1, "Received: %s", (str(tokens),), None
+    )
+    for formatter in (JsonFormatter(), RedactingFormatter("%(message)s")):
+        line = formatter.format(record)
+        assert not any(token in line for token in tokens), line
+        assert "xoxb-…" in line and "xapp-…" in line
