@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
@@ -103,7 +104,7 @@ def oauth_settings(services: Services) -> OAuthSettings:
     settings = services.settings
     # The install link follows SLACK_API_URL's host (GovSlack, proxies), not slack.com.
     api = urlsplit(settings.api_url)
-    return OAuthSettings(
+    oauth = OAuthSettings(
         client_id=settings.client_id,
         client_secret=settings.client_secret,
         # From the settings, so a value in .env counts (Bolt alone reads only the environment).
@@ -112,7 +113,23 @@ def oauth_settings(services: Services) -> OAuthSettings:
         scopes=list(settings.scopes) or bot_scopes(),
         installation_store=services.installations,
         state_store=services.oauth_states,
+        installation_store_bot_only=True,  # the app asks for bot scopes only
     )
+    if services.installations is not None:
+        # Bolt's default authorize asks Slack's auth.test on every request, before the ack: one
+        # more round trip to Slack each time. Its answer for a token never changes, so it is kept
+        # per token; the installation itself is still looked up on every request, so an uninstall
+        # (the installation deleted) refuses the workspace's next request at once.
+        oauth.authorize = InstallationStoreAuthorize(
+            logger=logging.getLogger("impact.bolt"),
+            installation_store=services.installations,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            bot_only=True,
+            cache_enabled=True,
+            client=services.clients.base,
+        )
+    return oauth
 
 
 def _env_token_notices(record: logging.LogRecord) -> bool:

@@ -196,7 +196,7 @@ def assert_kept_apart(standin: SlackStandin, teams: list[Team]) -> None:
             other = team.other
         assert other not in sent, f"{call.method} for the other workspace carried {other}: {sent[:400]}"
         checked += 1
-    assert checked > 4 * LOGS_PER_WORKSPACE
+    assert checked > 2 * LOGS_PER_WORKSPACE  # at least every confirmation, and the posts
     for team in teams:
         for channel, messages in standin.messages.items():
             if channel == team.sales:

@@ -117,3 +117,36 @@ def test_events_the_bot_does_not_act_on_are_answered_200(running: RunningApp) ->
         assert status == 200, kind
     body = json.dumps({"type": "event_callback", "team_id": "T111", "event": {"type": "app_uninstalled"}})
     assert running.post(body)[0] == 200
+
+
+def test_auth_test_is_asked_once_per_token_and_an_uninstall_still_refuses_at_once(
+    make_app: Any, db: Database
+) -> None:
+    from tests.signing import command_body
+
+    app: RunningApp = make_app(db, **OAUTH)
+    install(app, "T1")
+    for n in range(3):
+        body = command_body(
+            text=f"Acme {n}: It works", team_id="T1", response_url=app.standin.response_url(f"r{n}")
+        )
+        assert app.post(body)[0] == 200
+    app.standin.wait_for("response_url", 3)
+    # Bolt's authorize asked Slack who the token is once, not before every ack.
+    assert len([c for c in app.standin.calls_to("auth.test") if c.token == "xoxb-of-T1"]) == 1
+    with db.session() as s:
+        assert len(queries.live_stories(s, queries.workspace_id(s, "T1"))) == 3
+    # Uninstalled: the installation is gone, so the next request finds no token, cache or not.
+    app.post(event_body({"type": "app_uninstalled", "event_ts": "1"}, team_id="T1", event_id="Ev1"))
+    deadline = time.monotonic() + 5
+    while app.services.clients.token_for("T1") is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    calls_before = len(app.standin.attempts)
+    app.post(
+        command_body(
+            text="Acme late: still here?", team_id="T1", response_url=app.standin.response_url("late")
+        )
+    )
+    with db.session() as s:
+        assert len(queries.live_stories(s, queries.workspace_id(s, "T1"))) == 3
+    assert all(c.token != "xoxb-of-T1" for c in app.standin.attempts[calls_before:])
