@@ -72,6 +72,7 @@ def _run_http(settings: Settings, db: Database, services: Services, app: App) ->
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+    log.info("stopped")
 
 
 def _check_listen(settings: Settings) -> None:

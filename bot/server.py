@@ -5,7 +5,10 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import signal
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import App
@@ -15,6 +18,9 @@ from bot.http_guard import guard
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+# On SIGTERM, how long the work after the acks already given may take to finish.
+DRAIN_SECONDS = 10.0
 
 
 def wsgi_app(app: App, db: Database) -> Callable[..., Iterable[bytes]]:
@@ -59,8 +65,42 @@ def serve(app: App, db: Database, host: str, port: int) -> None:
     # a burst that is a line per request (and a few % of the CPU), saying what /healthz and the
     # ack timings say better. Its other warnings stay.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    server = waitress.create_server(wsgi_app(app, db), host=host, port=port, threads=8, ident="impact")
     settle_garbage_collector()
-    waitress.serve(wsgi_app(app, db), host=host, port=port, threads=8, ident="impact")
+    if threading.current_thread() is threading.main_thread():
+        # A supervisor's stop (systemd, Docker, Kubernetes) sends SIGTERM: waitress leaves its loop
+        # on KeyboardInterrupt and lets the requests in hand finish (up to 5 s).
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.run()
+    finally:
+        server.close()
+    log.info("stopping: no new requests; finishing the work after the acks already given")
+    drain(_listener_executor(app), DRAIN_SECONDS)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _listener_executor(app: App) -> Executor | None:
+    """The pool Bolt runs listeners in: after an ack, their work (storing, replying) goes on there."""
+    runner = getattr(app, "_listener_runner", None)
+    executor = getattr(runner, "listener_executor", None)
+    return executor if isinstance(executor, Executor) else None
+
+
+def drain(executor: Executor | None, timeout: float) -> bool:
+    """Let the listeners' work in hand finish, for at most `timeout` s; False if some did not."""
+    if executor is None:
+        return True
+    done = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, daemon=True)
+    done.start()
+    done.join(timeout)
+    if done.is_alive():
+        log.warning("stopping with listener work unfinished after %.0f s", timeout)
+        return False
+    return True
 
 
 def settle_garbage_collector() -> None:

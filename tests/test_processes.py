@@ -241,3 +241,27 @@ def test_socket_mode_is_used_when_an_app_token_is_set(
         assert bot.proc.poll() is None  # still running, not serving HTTP
         with pytest.raises(OSError):
             urllib.request.urlopen(bot.url + "/healthz", timeout=1)
+
+
+def test_sigterm_in_http_mode_finishes_the_work_in_hand_and_exits_cleanly(
+    bots: Any, standin: SlackStandin, db_url: str
+) -> None:
+    from tests.signing import command_body
+
+    bot = bots("http", standin, db_url)
+    bot.wait_healthy()
+    # The reply after the ack is in flight (Slack takes 2 s to answer it) when the stop comes.
+    standin.delay("response_url", 2.0)
+    body = command_body(text="Acme: It works", response_url=standin.response_url("stop"))
+    status, _ = post_signed(bot.url + "/slack/events", SECRET, body)
+    assert status == 200
+    standin.wait_for("response_url", 1, timeout=10)
+    bot.proc.send_signal(signal.SIGTERM)
+    assert bot.proc.wait(20) == 0, bot.log.read_text()
+    output = bot.log.read_text()
+    assert output.strip().splitlines()[-1].endswith("stopped"), output
+    assert "Traceback" not in output and "could not answer" not in output, output
+    db = Database(db_url)
+    with db.session() as s:
+        assert [st.customer for st in queries.live_stories(s, queries.workspace_id(s, "T111"))] == ["Acme"]
+    db.dispose()
