@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 from slack_sdk import WebClient
 
@@ -59,6 +60,18 @@ class UserLanguages:
         # (team, user) -> (expires at, "de" / "nl" / NO_PREFERENCE)
         self._cache: dict[tuple[str, str], tuple[float, str]] = {}
         self._pending: dict[tuple[str, str], Future[str]] = {}
+        # Told of every users.info answer this asks for, so bot.managers need not ask again.
+        self.on_user_info: Callable[[str, str, dict[str, Any]], None] | None = None
+
+    def remember(self, team: str, user: str, info: dict[str, Any]) -> None:
+        """A users.info answer (with include_locale) asked for elsewhere (bot.managers)."""
+        self._store(team, user, _language_of(info), self.ttl)
+
+    def _store(self, team: str, user: str, language: str, ttl: float) -> None:
+        with self._lock:
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
+            self._cache[(team, user)] = (self.clock() + ttl, language)
 
     def cached(self, team: str, user: str) -> str | None:
         """The cached answer for (team, user): a language, NO_PREFERENCE, or None when unknown."""
@@ -107,17 +120,15 @@ class UserLanguages:
                 timeout=int(LOOKUP_TIMEOUT_SECONDS),
                 retry_handlers=[],
             )
-            info = client.users_info(user=user, include_locale=True)
-            locale = (info.get("user") or {}).get("locale")
-            language = language_for_locale(locale if isinstance(locale, str) else None, NO_PREFERENCE)
-            ttl = self.ttl
+            info = client.users_info(user=user, include_locale=True).get("user") or {}
+            language, ttl = _language_of(info), self.ttl
+            if self.on_user_info is not None:
+                self.on_user_info(team, user, info)
         except Exception as e:  # noqa: BLE001 - Slack errors, timeouts, dropped connections alike
             log.info("no Slack locale for %s in team %s (%r); using the workspace's language", user, team, e)
         finally:
+            self._store(team, user, language, ttl)
             with self._lock:
-                if len(self._cache) >= MAX_CACHED:
-                    self._cache.clear()
-                self._cache[(team, user)] = (self.clock() + ttl, language)
                 self._pending.pop((team, user), None)
             future.set_result(language)
 
@@ -143,3 +154,9 @@ class UserLanguages:
     ) -> str:
         """The user's language: their Slack locale (de, nl), else `workspace_language()`."""
         return self.from_locale(client, team, user, wait=wait) or workspace_language()
+
+
+def _language_of(info: dict[str, Any]) -> str:
+    """The language a users.info answer's locale asks for, or NO_PREFERENCE."""
+    locale = info.get("locale")
+    return language_for_locale(locale if isinstance(locale, str) else None, NO_PREFERENCE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -21,6 +22,10 @@ def _definitive(error: SlackApiError) -> bool:
     return error.response.status_code == 200
 
 
+def _admin(info: dict[str, Any]) -> bool:
+    return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+
+
 class ManagerDirectory:
     """Answers is_manager(team, user), caching Slack's answers briefly (default 5 minutes)."""
 
@@ -30,6 +35,9 @@ class ManagerDirectory:
         self.ttl = ttl_seconds
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        # Told of every users.info answer this asks for (the user's locale rides along), so
+        # bot.languages need not ask Slack again about the same person.
+        self.on_user_info: Callable[[str, str, dict[str, Any]], None] | None = None
 
     def _cached(self, key: tuple[str, str], compute: Any) -> Any:
         now = time.monotonic()
@@ -70,11 +78,19 @@ class ManagerDirectory:
         result: frozenset[str] = self._cached((team, "group"), fetch)
         return result
 
+    def remember(self, team: str, user: str, info: dict[str, Any]) -> None:
+        """A users.info answer asked for elsewhere (bot.languages): whether the user is an admin."""
+        with self._lock:
+            self._cache[(team, user)] = (time.monotonic(), _admin(info))
+
     def is_admin(self, client: Any, team: str, user: str) -> bool:
         def fetch() -> bool:
             try:
-                info = client.users_info(user=user)["user"]
-                return bool(info.get("is_admin") or info.get("is_owner") or info.get("is_primary_owner"))
+                # With the locale, so one answer serves bot.languages too (on_user_info).
+                info = client.users_info(user=user, include_locale=True)["user"]
+                if self.on_user_info is not None:
+                    self.on_user_info(team, user, info)
+                return _admin(info)
             except SlackApiError as e:
                 if not _definitive(e):
                     raise ManagerCheckUnavailable(f"users.info: HTTP {e.response.status_code}") from None

@@ -52,6 +52,8 @@ def build_services(settings: Settings, db: Database, *, with_scheduler: bool = T
     managers = ManagerDirectory(settings.managers, settings.manager_group)
     workspaces = WorkspaceCache(db)
     languages = UserLanguages(settings, db, workspaces=workspaces)
+    # One users.info answer serves both: whether the person is an admin, and their language.
+    managers.on_user_info, languages.on_user_info = languages.remember, managers.remember
     poster = Poster(settings, db, managers, clients.for_team, languages=languages)
     # Every 429 any call meets holds that workspace's pace in every process (bot.pacing).
     clients.on_rate_limited = poster.pacer.rate_limited
