@@ -67,14 +67,17 @@ def serve(app: App, db: Database, host: str, port: int) -> None:
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = waitress.create_server(wsgi_app(app, db), host=host, port=port, threads=8, ident="impact")
     settle_garbage_collector()
+    previous = None
     if threading.current_thread() is threading.main_thread():
         # A supervisor's stop (systemd, Docker, Kubernetes) sends SIGTERM: waitress leaves its loop
         # on KeyboardInterrupt and lets the requests in hand finish (up to 5 s).
-        signal.signal(signal.SIGTERM, _interrupt)
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.run()
     finally:
         server.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     log.info("stopping: no new requests; finishing the work after the acks already given")
     drain(_listener_executor(app), DRAIN_SECONDS)
 
