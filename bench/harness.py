@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,7 +212,7 @@ def database(kind: str, tmp: Path) -> Iterator[str]:
         return
     from sqlalchemy import create_engine, text
 
-    name = f"impact_bench_{os.getpid()}_{int(time.time())}"
+    name = f"impact_bench_{uuid.uuid4().hex[:12]}"  # several may be made in one second
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

@@ -26,16 +26,17 @@ import random
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, insert, select, text
+
+from bench.harness import database
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 YEARS = 5
@@ -187,24 +188,6 @@ def reference_choices(url: str, ws: int) -> list[int | None]:
 # --- databases ----------------------------------------------------------------------------
 
 
-@contextmanager
-def fresh_database(backend: str, workdir: str) -> Iterator[str]:
-    """A new, empty database: a SQLite file, or a PostgreSQL database dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite:///{workdir}/selection-{uuid.uuid4().hex[:8]}.db"
-        return
-    name = f"impact_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def postgres_missing() -> str | None:
     try:
         engine = create_engine(PG_ADMIN, connect_args={"connect_timeout": 2})
@@ -304,7 +287,7 @@ def run_backend(backend: str, opts: argparse.Namespace, workdir: str) -> list[Ro
     seeder = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
     try:
         for size in opts.sizes:
-            with fresh_database(backend, workdir) as url:
+            with database("postgres" if backend == "postgresql" else "sqlite", Path(workdir)) as url:
                 check = size <= opts.check_up_to
                 seed_s, reference = seeder.submit(seed, url, size, opts.channels, check).result()
                 row = measure(url, size, seed_s, reference, opts.repeats)
