@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from bot.messages import t
 from bot.pacing import Pacer
 from bot.render import credited_users, notification_text
-from bot.slack_client import never_arrived
+from bot.slack_client import never_arrived, retry_after_header
 from domain.story import Story, is_user_id
 from domain.viewer import Viewer
 from storage import outbox, posts, queries
@@ -33,26 +33,6 @@ log = logging.getLogger("impact.featured")
 SETTLE_CAP = timedelta(minutes=15)
 # Channels named in a DM before "…".
 MAX_NAMED = 10
-# Slack errors that no later attempt fixes: the DM is given up and logged.
-GIVE_UP = frozenset(
-    {
-        "user_not_found",
-        "cannot_dm_bot",
-        "user_disabled",
-        "channel_not_found",
-        "is_archived",
-        "restricted_action",
-        "not_allowed_token_type",
-        "token_revoked",
-        "invalid_auth",
-        "account_inactive",
-        "team_access_revoked",
-        "not_authed",
-        "msg_too_long",
-        "no_text",
-        "invalid_arguments",
-    }
-)
 
 
 def recipients(story: Story) -> list[tuple[str, str]]:
@@ -147,11 +127,12 @@ class FeaturedDMs:
         except SlackApiError as e:
             error = str(e.response.get("error") or "")
             if e.response.status_code == 429 or error == "ratelimited":
-                wait = _retry_after(e)
+                wait = max(1.0, retry_after_header(e.response.headers))
                 outbox.later(self.db, dm.id, clock() + timedelta(seconds=wait), f"rate limited: {wait:g} s")
                 log.info("direct message to %s waits %g s for Slack's rate limit", dm.user_id, wait)
                 return "later"
-            status = outbox.FAILED if error in GIVE_UP or e.response.status_code < 500 else outbox.UNCERTAIN
+            # Slack refused it (it never arrived), or answered 5xx (it may have arrived).
+            status = outbox.FAILED if e.response.status_code < 500 else outbox.UNCERTAIN
             with self.db.session() as session:
                 outbox.finish(session, dm.id, status, clock(), note=error or repr(e))
             log.warning("could not tell %s (%s): %s", dm.user_id, status, error)
@@ -181,15 +162,3 @@ class FeaturedDMs:
         except Exception as e:  # noqa: BLE001 - the DM still names the channel
             log.warning("no permalink for %s/%s: %r", channel, ts, e)
             return ""
-
-
-def _retry_after(error: SlackApiError) -> float:
-    headers = error.response.headers or {}
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            try:
-                return max(1.0, float(raw))
-            except (TypeError, ValueError):
-                break
-    return 1.0

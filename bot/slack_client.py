@@ -17,7 +17,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.client import HTTPConnection, HTTPException, HTTPSConnection, RemoteDisconnected
 from typing import Any
 from urllib.error import URLError
@@ -132,7 +132,12 @@ class BoundedRateLimitRetryHandler(RetryHandler):
 
 def retry_after(response: HttpResponse) -> float:
     """Seconds Slack asks us to wait (Retry-After), 1 when it does not say."""
-    for key, values in (response.headers or {}).items():
+    return retry_after_header(response.headers)
+
+
+def retry_after_header(headers: Mapping[str, Any] | None) -> float:
+    """Retry-After from response headers (values as strings or lists of them), 1 when absent."""
+    for key, values in (headers or {}).items():
         if key.lower() == "retry-after":
             value = values[0] if isinstance(values, list) else values
             try:

@@ -301,3 +301,15 @@ def test_one_workspaces_thousand_channels_do_not_hold_another_workspaces_slot_up
         c.args["channel"] for c in app.standin.calls_to("chat.postMessage") if c.args["channel"][0] == "C"
     ]
     assert len(order) == 21 and order.index("C2") <= 2  # T2 takes its turn, not the 21st place
+
+
+def test_a_dm_slack_refuses_for_good_is_given_up_once(db: Database, standin: SlackStandin) -> None:
+    setup_channel(db, "C1")
+    add_story(db, author=AUTHOR)
+    standin.error("chat.postMessage", "user_not_found", channel=AUTHOR)
+    worker = scheduler(standin, db)
+    worker.sweep(schedules(db), now=SOON)
+    worker.sweep(schedules(db), now=SOON + timedelta(minutes=5))
+    [row] = owed(db)
+    assert (row.status, row.note) == ("failed", "user_not_found")
+    assert len(dm_attempts(standin, AUTHOR)) == 1  # not retried every sweep
