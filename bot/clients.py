@@ -46,12 +46,18 @@ class RateLimitObserver(RetryHandler):
 class Clients:
     """Builds the Web API client a workspace's work needs (SLACK_API_URL, deadline, safe retries)."""
 
-    def __init__(self, settings: Settings, installations: InstallationStore | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        installations: InstallationStore | None = None,
+        *,
+        on_rate_limited: Callable[[str, float], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.installations = installations
         # The app's own client: the bot token, or none in OAuth mode (Bolt adds each request's).
         # Told of every 429 with the token that got it (bot.pacing.Pacer.rate_limited).
-        self.on_rate_limited: Callable[[str, float], None] | None = None
+        self.on_rate_limited = on_rate_limited
         self.base = self._observed(
             slack_client.make_client(settings.api_url, None if installations else settings.bot_token)
         )

@@ -110,6 +110,7 @@ class Poster:
         db: Database,
         managers: ManagerDirectory,
         client_for: Callable[[str, str], WebClient],
+        pacer: Pacer,
         owner: str | None = None,
         *,
         languages: UserLanguages | None = None,
@@ -125,7 +126,7 @@ class Poster:
         self.lease = timedelta(seconds=settings.slot_lease_seconds)
         self.grace = timedelta(hours=settings.grace_hours)
         # Every workspace's messages at its rate, shared by all processes (bot.pacing).
-        self.pacer = Pacer(db, settings.posts_per_minute, settings.post_burst)
+        self.pacer = pacer
         # The DMs that close the loop, sent after each occasion's channel posts (bot.featured).
         self.featured = FeaturedDMs(
             db, client_for, self.pacer, self.language_for_user, self.owner, self.lease

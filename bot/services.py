@@ -10,6 +10,7 @@ from slack_sdk.oauth.state_store import OAuthStateStore
 from bot.clients import Clients
 from bot.languages import UserLanguages
 from bot.managers import ManagerDirectory
+from bot.pacing import Pacer
 from bot.posting import Poster
 from bot.scheduler import SlotScheduler
 from bot.settings import Settings
@@ -29,6 +30,7 @@ class Services:
     managers: ManagerDirectory
     clients: Clients
     poster: Poster
+    pacer: Pacer  # every workspace's messages at its rate, shared by all processes
     languages: UserLanguages  # each user's language: Slack locale, cached
     scheduler: SlotScheduler | None
     workspaces: WorkspaceCache  # each team's workspace row id, and briefly its language
@@ -48,15 +50,15 @@ def build_services(settings: Settings, db: Database, *, with_scheduler: bool = T
         # Their tables are created by migration 0003, like every other table.
         installations = SQLAlchemyInstallationStore(client_id=settings.client_id or "", engine=db.engine)
         states = SQLAlchemyOAuthStateStore(expiration_seconds=OAUTH_STATE_SECONDS, engine=db.engine)
-    clients = Clients(settings, installations)
+    pacer = Pacer(db, settings.posts_per_minute, settings.post_burst)
+    # Every 429 any call meets holds that workspace's pace in every process (bot.pacing).
+    clients = Clients(settings, installations, on_rate_limited=pacer.rate_limited)
     managers = ManagerDirectory(settings.managers, settings.manager_group)
     workspaces = WorkspaceCache(db)
     languages = UserLanguages(settings, db, workspaces=workspaces)
     # One users.info answer serves both: whether the person is an admin, and their language.
     managers.on_user_info, languages.on_user_info = languages.remember, managers.remember
-    poster = Poster(settings, db, managers, clients.for_team, languages=languages)
-    # Every 429 any call meets holds that workspace's pace in every process (bot.pacing).
-    clients.on_rate_limited = poster.pacer.rate_limited
+    poster = Poster(settings, db, managers, clients.for_team, pacer, languages=languages)
     scheduler = SlotScheduler(settings, db, poster) if with_scheduler else None
     return Services(
         settings,
@@ -64,6 +66,7 @@ def build_services(settings: Settings, db: Database, *, with_scheduler: bool = T
         managers,
         clients,
         poster,
+        pacer,
         languages,
         scheduler,
         workspaces,
