@@ -43,7 +43,17 @@ from tests import test_processes
 from tests.conftest import SECRET
 from tests.signing import command_body, event_body, interactive_body, post_signed, view_submission_payload
 from tests.slack_standin import Call, SlackStandin
-from tests.test_isolation import CLIENT_ID, CLIENT_SECRET, TAGS, Team, browse, choice, shown, text_input
+from tests.test_isolation import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TAGS,
+    Team,
+    assert_calls_kept_apart,
+    browse,
+    choice,
+    shown,
+    text_input,
+)
 from tests.test_processes import DAYS, BotProcess, posts_to, wait_until
 
 bots = test_processes.bots  # the fixture that starts real bot processes
@@ -178,24 +188,8 @@ def holds(condition: Callable[[], bool], seconds: float, what: str) -> None:
 
 def assert_kept_apart(standin: SlackStandin, teams: list[Team]) -> None:
     """Every Web API call carried one workspace's token and nothing of the other workspace; every
-    response_url post showed its own workspace only."""
-    by_token = {token: team for team in teams for token in team.tokens}
-    checked = 0
-    for call in standin.attempts:
-        if call.method == "oauth.v2.access":
-            continue  # the install itself: the app's credentials, no workspace's data
-        sent = json.dumps(call.args, ensure_ascii=False)
-        if call.method == "response_url":
-            tag = call.path.removeprefix("/respond/").split("-")[0]
-            assert tag in TAGS, call.path
-            other = TAGS[1] if tag == TAGS[0] else TAGS[0]
-        else:
-            team = by_token.get(call.token or "")
-            assert team is not None, f"{call.method} without a workspace's token: {sent[:200]}"
-            assert call.team == team.id
-            other = team.other
-        assert other not in sent, f"{call.method} for the other workspace carried {other}: {sent[:400]}"
-        checked += 1
+    response_url post showed its own workspace only; each channel holds its workspace's posts."""
+    checked = assert_calls_kept_apart(standin, teams)
     assert checked > 2 * LOGS_PER_WORKSPACE  # at least every confirmation, and the posts
     for team in teams:
         for channel, messages in standin.messages.items():

@@ -341,12 +341,12 @@ def installed_world(request: Any, make_app: Any, standin: SlackStandin) -> Itera
 # --- Nothing crosses --------------------------------------------------------------------------
 
 
-def assert_kept_apart(world: World) -> None:
+def assert_calls_kept_apart(standin: SlackStandin, teams: list[Team]) -> int:
     """Every Web API call carried one workspace's token and nothing of the other workspace;
-    every response_url post and every answer to a request showed its own workspace only."""
-    by_token = {token: team for team in world for token in team.tokens}
+    every response_url post showed its own workspace only. Returns how many calls were checked."""
+    by_token = {token: team for team in teams for token in team.tokens}
     checked = 0
-    for call in world.standin.attempts:
+    for call in standin.attempts:
         sent = json.dumps(call.args, ensure_ascii=False)
         if call.method == "oauth.v2.access":
             continue  # the install itself: app credentials, no workspace data
@@ -361,6 +361,12 @@ def assert_kept_apart(world: World) -> None:
             other = team.other
         assert other not in sent, f"{call.method} for the other workspace carried {other}: {sent[:400]}"
         checked += 1
+    return checked
+
+
+def assert_kept_apart(world: World) -> None:
+    """assert_calls_kept_apart, and every answer to a request showed its own workspace only."""
+    checked = assert_calls_kept_apart(world.standin, list(world))
     for tag, answer in world.answers:
         assert (TAGS[1] if tag == TAGS[0] else TAGS[0]) not in answer, answer[:400]
     assert checked > 0
