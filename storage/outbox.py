@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -215,8 +215,6 @@ def featured_in(session: Session, dm: Owed) -> list[tuple[str, str]]:
 
 def statuses(db: Database, ws: int) -> dict[str, int]:
     """How many owed DMs of the workspace are in each status (for tests and the operator)."""
-    from sqlalchemy import func
-
     with db.session() as session:
         rows = session.execute(
             select(OwedDM.status, func.count()).where(OwedDM.workspace_id == ws).group_by(OwedDM.status)
