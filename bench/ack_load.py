@@ -6,7 +6,8 @@ a bare Bolt app whose /impact listener only acks (bench.bare_app), both served b
 `/impact Customer: quote` quick logs, 20 at a time on keep-alive connections, first to one
 server then to the other, and reports ack latency (p50, p99), throughput, and the CPU time of the
 server process per request (/proc/<pid>/stat utime+stime, read before a round and after the
-bot has finished the work it does after the ack, i.e. once every response_url post arrived).
+bot has finished its work: every quick log stored, and confirmed in its ack or, when the ack
+went out empty at its deadline, by a response_url post that has arrived).
 Then, unless --no-profile, one more round to the bot under py-spy shows where its CPU goes.
 Prints the medians and their ratios to the goals of issue 12; asserts nothing.
 
@@ -49,7 +50,7 @@ class Server:
     name: str
     proc: Process
     port: int
-    responds: bool  # posts to response_url after the ack (the bot does, the bare app does not)
+    stores: str | None  # the database URL whose `stories` the bot fills; None for the bare app
 
 
 @dataclass
@@ -57,14 +58,16 @@ class Measured:
     server: str
     load: LoadResult
     cpu_ms: float  # CPU milliseconds per request, the work after the ack included
+    late: int = 0  # confirmations that came through response_url, after an empty ack
 
     def row(self, label: str) -> str:
         p50, p99 = self.load.percentile(50) * 1000, self.load.percentile(99) * 1000
         bad = sum(n for s, n in self.load.statuses.items() if s != 200)
         tail = f"  ({bad} not 200: {dict(self.load.statuses)})" if bad else ""
+        answered = f"{self.load.marked:>7} {self.late:>5}" if self.server == "bot" else f"{'-':>7} {'-':>5}"
         return (
             f"{label:>6} {self.server:>5} {p50:8.1f} {p99:8.1f} {self.load.throughput:8.0f}"
-            f" {self.cpu_ms:9.2f}{tail}"
+            f" {self.cpu_ms:9.2f} {answered}{tail}"
         )
 
 
@@ -86,19 +89,40 @@ class QuickLogs:
         )
 
 
+def stored_stories(db_url: str) -> int:
+    """How many stories the bot has stored, read as an operator would (SQLAlchemy Core)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM stories")).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
 def measure(
     server: Server, logs: QuickLogs, standin: StandinProcess, count: int, concurrency: int
 ) -> Measured:
-    """One round against one server; CPU is read once its work after the ack is done."""
-    before_calls = standin.counts().get("response_url", 0)
+    """One round against one server; CPU is read once every quick log is stored and confirmed.
+
+    The bot confirms a quick log in its ack (the body carries the confirmation's blocks) when
+    the story is stored in time, else with an empty ack and a response_url post after it."""
+    before_posts = standin.counts().get("response_url", 0)
+    before_stored = stored_stories(server.stores) if server.stores else 0
     cpu0 = cpu_seconds(server.proc.pid)
-    load = run_load(server.port, logs.body, count, concurrency)
+    load = run_load(server.port, logs.body, count, concurrency, marker=b'"blocks"')
     logs.sent += count
-    if server.responds:
-        standin.wait_counts({"response_url": before_calls + count})
-    time.sleep(0.2)  # the last listener returns after its response_url post
+    late = 0
+    if server.stores:
+        late = count - load.marked
+        standin.wait_counts({"response_url": before_posts + late})
+        stored = stored_stories(server.stores) - before_stored
+        if stored != count:
+            raise SystemExit(f"the bot stored {stored} of {count} quick logs")
+    time.sleep(0.2)  # a listener may still be returning
     cpu_ms = (cpu_seconds(server.proc.pid) - cpu0) * 1000 / count
-    return Measured(server.name, load, cpu_ms)
+    return Measured(server.name, load, cpu_ms, late)
 
 
 def profile(
@@ -146,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
             bot, bot_port = start_bot(
                 tmp, standin.base_url, db_url, IMPACT_SWEEP_SECONDS="3600", IMPACT_MANAGERS="UBOSS"
             )
-            servers.append(Server("bot", bot, bot_port, responds=True))
+            servers.append(Server("bot", bot, bot_port, stores=db_url))
             port = free_port()
             argv_bare = [
                 sys.executable,
@@ -159,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
             ]
             bare = Process("bare", argv_bare, clean_env(), tmp)
             bare.wait_http(f"http://127.0.0.1:{port}/healthz")
-            servers.append(Server("bare", bare, port, responds=False))
+            servers.append(Server("bare", bare, port, stores=None))
             logs = QuickLogs(standin)
             for server in servers:
                 measure(server, logs, standin, opts.warmup, opts.concurrency)
@@ -188,7 +212,8 @@ def report(opts: argparse.Namespace, rounds: list[dict[str, Measured]], profile_
     print(f"database {opts.db}; bot = `python -m bot run` (HTTP mode), bare = Bolt app that only acks;")
     print(f"both on waitress with 8 threads; {machine()}")
     print()
-    print(f"{'round':>6} {'':>5} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'CPU ms/req':>9}")
+    heads = f"{'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'CPU ms/req':>9} {'in ack':>7} {'late':>5}"
+    print(f"{'round':>6} {'':>5} {heads}")
     for i, rnd in enumerate(rounds, 1):
         for name in ("bare", "bot"):
             print(rnd[name].row(str(i)))

@@ -276,6 +276,7 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)  # seconds, one per request
     statuses: dict[int, int] = field(default_factory=dict)
     elapsed: float = 0.0  # wall seconds from the first send to the last answer
+    marked: int = 0  # answers whose body held `run_load`'s `marker`
 
     @property
     def throughput(self) -> float:
@@ -290,13 +291,18 @@ class LoadResult:
         return ordered[rank - 1]
 
 
-def run_load(port: int, bodies: Callable[[int], str], count: int, concurrency: int) -> LoadResult:
+def run_load(
+    port: int, bodies: Callable[[int], str], count: int, concurrency: int, marker: bytes | None = None
+) -> LoadResult:
     """Send `count` signed bodies (`bodies(i)`) to /slack/events on `concurrency` keep-alive
-    connections, each sending its next request as soon as the last one is answered."""
-    return asyncio.run(_load(port, bodies, count, concurrency))
+    connections, each sending its next request as soon as the last one is answered; counts the
+    answers whose body holds `marker`."""
+    return asyncio.run(_load(port, bodies, count, concurrency, marker))
 
 
-async def _load(port: int, bodies: Callable[[int], str], count: int, concurrency: int) -> LoadResult:
+async def _load(
+    port: int, bodies: Callable[[int], str], count: int, concurrency: int, marker: bytes | None
+) -> LoadResult:
     result = LoadResult()
     next_index = iter(range(count))
 
@@ -307,8 +313,9 @@ async def _load(port: int, bodies: Callable[[int], str], count: int, concurrency
                 request = signed_request(port, bodies(i))
                 start = time.perf_counter()
                 writer.write(request)
-                status, _, keep = await _read_response(reader)
+                status, body, keep = await _read_response(reader)
                 result.latencies.append(time.perf_counter() - start)
+                result.marked += bool(marker and marker in body)
                 result.statuses[status] = result.statuses.get(status, 0) + 1
                 if not keep:
                     writer.close()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from slack_sdk.oauth.installation_store import InstallationStore
 from slack_sdk.oauth.state_store import OAuthStateStore
 
 from bot.clients import Clients
+from bot.deadlines import AckDeadlines
 from bot.languages import UserLanguages
 from bot.managers import ManagerDirectory
 from bot.pacing import Pacer
@@ -37,6 +38,7 @@ class Services:
     response_urls: ResponseUrlPool  # keep-alive connections for every response_url post
     installations: InstallationStore | None = None
     oauth_states: OAuthStateStore | None = None
+    ack_deadlines: AckDeadlines = field(default_factory=AckDeadlines)  # acks empty what runs late
 
 
 def build_services(settings: Settings, db: Database, *, with_scheduler: bool = True) -> Services:
@@ -73,4 +75,5 @@ def build_services(settings: Settings, db: Database, *, with_scheduler: bool = T
         ResponseUrlPool(),
         installations,
         states,
+        AckDeadlines(),
     )

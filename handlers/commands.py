@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.complaints import complaint_saved
+from bot.deadlines import Reply
 from bot.messages import t
 from bot.quicklog import parse_quick_log, plain_text, split_command
 from bot.render import confirmation_blocks, list_blocks, query_text, text_blocks
@@ -71,15 +73,22 @@ def handle_impact(
         lang = request.language
         ack(blocks=text_blocks(t("help", lang), t("help.manager", lang)), text=t("help", lang))
         return
+    if sub == "" and rest:
+        # The confirmation travels in the ack when it is ready in time (bot.deadlines).
+        answer = Reply(services.ack_deadlines.watch(ack), respond)
+        try:
+            quick_log(Invocation(services, request, body, respond, client, rest), answer)
+        except Exception:
+            if not answer.sent:  # whatever broke, the user keeps what they typed
+                tell_failure(answer, t("listener_failed", request.language), plain_text(rest))
+            raise
+        return
     ack()
     # Everything else is answered after the ack, so finding the user's language holds nothing up.
     lang = request.language
     invocation = Invocation(services, request, body, respond, client, rest)
     if sub == "":
-        if rest:
-            quick_log(invocation)
-        else:
-            open_modal(client, body, respond, lang, Draft())
+        open_modal(client, body, respond, lang, Draft())
         return
     command = SUBCOMMANDS.get(sub)
     if command is None:
@@ -93,49 +102,58 @@ def handle_impact(
     command.run(invocation)
 
 
-def quick_log(inv: Invocation) -> None:
-    """`/impact Acme: what they said` stores the story and shows it with Edit and Delete."""
+def quick_log(inv: Invocation, answer: Reply) -> None:
+    """`/impact Acme: what they said` stores the story and shows it with Edit and Delete, in the
+    ack when the database answers in time; a modal, where one is needed, opens after the ack."""
     lang, text = inv.request.language, inv.rest
     parsed = parse_quick_log(text)
     draft = Draft(customer=parsed.customer, quote=parsed.quote, credited=parsed.credited).cleaned()
     if not draft.customer:
         # Nothing the user typed is lost: the modal opens with it.
+        answer.nothing_yet()
         open_modal(inv.client, inv.body, inv.respond, lang, draft)
         return
     errors = validate(draft)
     if "quote" in errors and errors["quote"][0] == "error.too_long":
         message = t("too_long", lang, length=len(draft.quote), limit=LIMITS["quote"])
-        tell_failure(inv.respond, message, parsed.quote)
+        tell_failure(answer, message, parsed.quote)
         return
     if errors:
+        answer.nothing_yet()
         open_modal(inv.client, inv.body, inv.respond, lang, draft)
         return
     author = inv.request.user_id
     if author is None:
         log.warning("quick log without a valid user id from team %s", inv.request.team_id)
-        tell_failure(inv.respond, t("listener_failed", lang), plain_text(text))
+        tell_failure(answer, t("listener_failed", lang), plain_text(text))
         return
     try:
         story = store_quick_log(inv, draft, author)
     except DB_ERRORS as e:
         log.error("could not save a quick log for team %s: %r", inv.request.team_id, e)
-        apologise(inv.respond, lang, plain_text(text))
+        apologise(answer, lang, plain_text(text))
         return
-    inv.respond(blocks=confirmation_blocks(story, lang), text=t("saved", lang))
+    answer(blocks=confirmation_blocks(story, lang), text=t("saved", lang))
     # After the confirmation: a complaint goes to the improvement channel (never raises).
     complaint_saved(inv.services, inv.client, inv.request.team_id, story.workspace_id, story)
 
 
 def store_quick_log(inv: Invocation, draft: Draft, author: str) -> Story:
-    """Store the story with one INSERT in one short transaction, in the workspace the process
+    """Store the story with one INSERT (Database.write), in the workspace the process
     has cached for the team; when that row is no longer the team's, look it up again, once."""
     request, channel = inv.request, str(inv.body.get("channel_id") or "")
     for _ in range(2):
         ws = request.workspace_id()
-        with inv.services.db.transaction() as conn:
-            story = queries.insert_story(
-                conn, ws, request.team_id, request.enterprise_id, draft, author=author, channel=channel
-            )
+        insert = functools.partial(
+            queries.insert_story,
+            ws=ws,
+            team_id=request.team_id,
+            enterprise_id=request.enterprise_id,
+            draft=draft,
+            author=author,
+            channel=channel,
+        )
+        story = inv.services.db.write(insert)
         if story is not None:
             return story
         log.warning("workspace row %s of team %s is gone; looking it up again", ws, request.team_id)

@@ -7,7 +7,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
@@ -37,7 +36,7 @@ def slack_error_text(error: Exception, lang: str) -> str:
     return t("slack_error.other", lang, error=code)
 
 
-def apologise(respond: Respond, lang: str, typed: str = "") -> None:
+def apologise(respond: Callable[..., object], lang: str, typed: str = "") -> None:
     """Tell the user the database is unavailable; echo what they typed so nothing is lost."""
     if typed:
         respond(blocks=echo_blocks(t("db_unavailable", lang), typed), text=t("db_unavailable", lang))
@@ -45,7 +44,7 @@ def apologise(respond: Respond, lang: str, typed: str = "") -> None:
         respond(text=t("db_unavailable_short", lang))
 
 
-def tell_failure(respond: Respond, message: str, typed: str = "") -> None:
+def tell_failure(respond: Callable[..., object], message: str, typed: str = "") -> None:
     """An ephemeral note of what went wrong, echoing the user's text so nothing is lost."""
     if typed:
         respond(blocks=echo_blocks(message, typed), text=message)
@@ -58,7 +57,7 @@ def field_errors(errors: dict[str, tuple[str, dict[str, Any]]], lang: str) -> di
     return {field: t(mid, lang, **params) for field, (mid, params) in errors.items()}
 
 
-def say_ephemeral(respond: Respond, text: str) -> None:
+def say_ephemeral(respond: Callable[..., object], text: str) -> None:
     """A short ephemeral answer (catalog text, no user input)."""
     respond(blocks=text_blocks(text), text=text)
 

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.group_commit import GroupCommit
+
 STORAGE = Path(__file__).resolve().parent
 MIGRATIONS = STORAGE / "migrations"
+T = TypeVar("T")
 ALEMBIC_INI = STORAGE / "alembic.ini"
 
 # SQLite: wait this long for another writer's lock, then fail (and the user gets an apology).
@@ -42,6 +45,11 @@ PG_PING_DEADLINE_S = 1.0
 PG_TCP_USER_TIMEOUT_MS = 2500
 # Keepalive probes find idle pooled connections whose peer vanished: after 5 s idle, every 1 s, 3 misses.
 PG_KEEPALIVES_IDLE_S, PG_KEEPALIVES_INTERVAL_S, PG_KEEPALIVES_COUNT = 5, 1, 3
+# A pooled connection used this recently is not pinged at checkout: under load every request
+# would pay a round trip for a connection that answered a moment ago. A server restarted within
+# this window fails one request (an apology, nothing half-written), and SQLAlchemy then
+# replaces every pooled connection, as a failed ping would have.
+PG_PING_AFTER_IDLE_S = 1.0
 # A request waits at most this long for a free pooled connection, then fails with an apology.
 POOL_TIMEOUT_S = 2
 # /healthz and doctor wait this long for `SELECT 1`, so a health check answers within 2 s.
@@ -56,6 +64,10 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._probe = _SingleFlight(self._select_one)
+        # SQLite: this process's writes queue up and commit in groups (storage.group_commit).
+        self._group: GroupCommit | None = None
+        if self.engine.dialect.name == "sqlite":
+            self._group = GroupCommit(self.engine, SQLITE_BUSY_MS / 1000)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -66,9 +78,23 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One short transaction on a pooled connection, without an ORM session: committed on
-        success, rolled back on any error. For the hot path's single statements."""
+        success, rolled back on any error."""
         with self.engine.begin() as conn:
             yield conn
+
+    def write(self, work: Callable[[Connection], T]) -> T:
+        """Run the hot path's write, `work(conn)`, in a transaction; return what it returned
+        once committed. On SQLite, writes that wait at the same moment share one transaction
+        and one sync of the disk (storage.group_commit).
+
+        Not in autocommit, though one statement would be atomic alone: a statement whose answer
+        is lost (a partition, the answer deadline) could still commit on the server after the
+        user was told nothing was saved; without its COMMIT the server rolls it back.
+        """
+        if self._group is not None:
+            return self._group.run(work)
+        with self.engine.begin() as conn:
+            return work(conn)
 
     def ping(self, deadline: float = PING_DEADLINE_S) -> bool:
         """True when the database answers `SELECT 1` within `deadline` seconds.
@@ -150,10 +176,19 @@ def _add_answer_deadlines(engine: Engine) -> None:
     def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         return connection_class.connect(*cargs, **cparams)
 
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
     @event.listens_for(engine, "checkout")
-    def _ping(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         # SQLAlchemy's pessimistic-disconnect recipe, as pool_pre_ping does it, but the ping
-        # waits PG_PING_DEADLINE_S rather than the answer deadline of real queries.
+        # waits PG_PING_DEADLINE_S rather than the answer deadline of real queries, and only
+        # for a connection idle a while: a new one, or one that answered a moment ago, is fresh.
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PG_PING_AFTER_IDLE_S:
+            return
         dbapi_conn.answer_deadline = PG_PING_DEADLINE_S
         try:
             engine.dialect.do_ping(dbapi_conn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -216,6 +217,15 @@ def drop_tables(database: Database, *tables: str) -> None:
     with database.engine.begin() as conn:
         for table in tables:
             conn.execute(text(f"DROP TABLE {table}{cascade}"))
+
+
+def acked_message(raw_body: str) -> dict[str, Any]:
+    """The message an ack carried back to Slack: a quick log's confirmation (or its apology,
+    or its limit message) when it was ready in time (bot.deadlines). Fails on an empty ack,
+    whose answer went through response_url instead."""
+    assert raw_body, "the ack was empty: the answer went through response_url"
+    message: dict[str, Any] = json.loads(raw_body)
+    return message
 
 
 def make_settings(standin: SlackStandin, database_url: str, **overrides: Any) -> Settings:

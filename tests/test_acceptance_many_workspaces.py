@@ -7,7 +7,8 @@ the Slack stand-in:
 1. each workspace installs through a process's /slack/install and /slack/oauth_redirect, as a
    browser does;
 2. both log stories with `/impact`, their requests taking turns between the two processes: each
-   story is stored once, under its own workspace, and confirmed at its own response_url;
+   story is stored once, under its own workspace, and confirmed once, in the ack of its own
+   request (bot.deadlines), with nothing at its response_url;
 3. each workspace's manager sets a story slot in its channel with `/impact schedule`: each
    channel gets one post, made with its own workspace's token and featuring its own story;
 4. ALPHA uninstalls: its next slot is skipped and no call carries its token any more, while
@@ -15,8 +16,9 @@ the Slack stand-in:
 5. every line both processes wrote is one JSON object a log shipper reads, and the lines about
    the requests and slots name their workspace (and slot).
 
-Throughout, no call made with one workspace's token and no reply to one workspace's
-response_url carries anything of the other's (every text typed in a workspace bears its tag).
+Throughout, no call made with one workspace's token, no reply to one workspace's response_url
+and no ack to one workspace's request carries anything of the other's (every text typed in a
+workspace bears its tag).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from storage import queries
 from storage.db import Database
 from storage.models import ScheduleRow, SlotClaim
 from tests import test_processes
-from tests.conftest import SECRET
+from tests.conftest import SECRET, acked_message
 from tests.signing import command_body, event_body, interactive_body, post_signed, view_submission_payload
 from tests.slack_standin import Call, SlackStandin
 from tests.test_isolation import (
@@ -186,11 +188,16 @@ def holds(condition: Callable[[], bool], seconds: float, what: str) -> None:
     assert condition(), what
 
 
-def assert_kept_apart(standin: SlackStandin, teams: list[Team]) -> None:
+def assert_kept_apart(standin: SlackStandin, teams: list[Team], acks: list[tuple[Team, str]]) -> None:
     """Every Web API call carried one workspace's token and nothing of the other workspace; every
-    response_url post showed its own workspace only; each channel holds its workspace's posts."""
+    response_url post and every ack body (`acks`: each request's team and what the app answered)
+    showed its own workspace only; each channel holds its workspace's posts."""
     checked = assert_calls_kept_apart(standin, teams)
-    assert checked > 2 * LOGS_PER_WORKSPACE  # at least every confirmation, and the posts
+    # At least each workspace's story posts (ALPHA's one, BRAVO's two) and schedule confirmations.
+    assert checked >= 3 + 2, checked
+    assert len([answer for _, answer in acks if answer]) == 2 * LOGS_PER_WORKSPACE  # the confirmations
+    for team, answer in acks:
+        assert team.other not in answer, answer[:400]
     for team in teams:
         for channel, messages in standin.messages.items():
             if channel == team.sales:
@@ -247,26 +254,27 @@ def test_two_workspaces_on_two_processes_install_log_post_uninstall_and_log_json
     install_through(procs[1], standin, bravo, "code-bravo")
     assert alpha.token != bravo.token
 
-    # 2. Quick logs from both workspaces, taking turns between the processes.
+    # 2. Quick logs from both workspaces, taking turns between the processes: each confirmed in
+    #    its ack, which both processes answer with the story stored.
+    acks: list[tuple[Team, str]] = []  # (team, what the app answered its request)
     logged = {team.tag: [f"Acme-{team.tag}-{n:02d}" for n in range(LOGS_PER_WORKSPACE)] for team in teams}
     for n in range(LOGS_PER_WORKSPACE):
         for i, team in enumerate(teams):
             customer = logged[team.tag][n]
             text = f"{customer}: the {team.tag} rollout saved a week <@{team.colleague}>"
-            assert command(procs[(n + i) % 2], standin, team, text, team.author, f"q{n}") == ""
-    wait_until(
-        lambda: len(standin.calls_to("response_url")) >= 2 * LOGS_PER_WORKSPACE, 30, "every confirmation"
-    )
+            answer = command(procs[(n + i) % 2], standin, team, text, team.author, f"q{n}")
+            acks.append((team, answer))
+            confirmation = shown(acked_message(answer))
+            assert customer in confirmation and "story_edit" in confirmation, confirmation[:400]
     for team in teams:
         assert customers(db, team) == logged[team.tag]  # each once, under its own workspace
-        for n, customer in enumerate(logged[team.tag]):
-            [reply] = replies(standin, team, f"q{n}")
-            assert customer in shown(reply.args) and "story_edit" in shown(reply.args)
 
     # 3. Each manager sets a story slot in their channel: the modal opens through one process
     #    and is submitted through the other.
     for i, team in enumerate(teams):
-        assert command(procs[i], standin, team, "schedule", team.boss, "schedule") == ""
+        answer = command(procs[i], standin, team, "schedule", team.boss, "schedule")
+        acks.append((team, answer))
+        assert answer == ""
     for i, team in enumerate(teams):
         [opened] = wait_for(partial(with_token, standin, team, "views.open"), f"{team.tag}'s modal")
         view = opened.json_arg("view")
@@ -279,7 +287,9 @@ def test_two_workspaces_on_two_processes_install_log_post_uninstall_and_log_json
             team_id=team.id,
             trigger_id=f"trig-{team.tag}-submit",
         )
-        assert send(procs[1 - i], interactive_body(payload)) == ""  # saved, no inline errors
+        answer = send(procs[1 - i], interactive_body(payload))
+        acks.append((team, answer))
+        assert answer == ""  # saved, no inline errors
         [saved] = wait_for(partial(replies, standin, team, "schedule"), f"{team.tag}'s schedule saved")
         assert saved.args["text"].startswith("Saved.")
     make_due(db, first_slot)
@@ -325,7 +335,12 @@ def test_two_workspaces_on_two_processes_install_log_post_uninstall_and_log_json
     new = posts_to(standin, bravo.sales)[1]
     assert new.token == bravo.token and any(c in shown(new.args) for c in logged[bravo.tag])
     assert customers(db, alpha) == logged[alpha.tag]  # its stories stay until an operator purges them
-    assert_kept_apart(standin, teams)
+    # Each quick log was confirmed once: in its ack, never again at its response_url.
+    responded = {c.path for c in standin.attempts_to("response_url")}  # failed ones too
+    for team in teams:
+        for n in range(LOGS_PER_WORKSPACE):
+            assert f"/respond/{team.tag}-q{n}" not in responded, (team.tag, n)
+    assert_kept_apart(standin, teams, acks)
 
     # 5. What a log shipper reads: JSON lines, naming the workspace and slot they are about.
     for proc in procs:

@@ -4,7 +4,9 @@ appears in the other (PRODUCT.md "A story" and "Many workspaces"; issue 11, item
 The bot runs in OAuth mode (client id and secret, no bot token) over HTTP against the Slack
 stand-in, on a SQLite file and on PostgreSQL. Each workspace has its own Slack IDs and every
 text typed in it carries its tag ("ALPHA" or "BRAVO"), so a leak shows as the other tag in a
-call, a reply, a view or an export. `assert_kept_apart` scans every call the stand-in recorded.
+call, a reply, a view or an export. `assert_kept_apart` scans every call the stand-in recorded,
+and every answer the app gave in an HTTP response (the ack): a quick log's confirmation travels
+in its ack (bot.deadlines), not through the stand-in.
 
 This module holds the two workspaces, their install and the flows the other test_isolation_*
 modules share: test_isolation_commands (every command, App Home, complaints, forged ids) and
@@ -33,7 +35,7 @@ from slack_sdk.models.views import View
 from domain.story import Story
 from storage import channels, queries
 from storage.db import Database
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, acked_message
 from tests.signing import (
     block_action_payload,
     command_body,
@@ -119,6 +121,7 @@ class World:
     app: RunningApp
     teams: dict[str, Team]
     answers: list[tuple[str, str]] = field(default_factory=list)  # (tag, HTTP body the app answered)
+    quick_logs: list[tuple[Team, str]] = field(default_factory=list)  # (team, name) confirmed in an ack
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -150,6 +153,14 @@ class World:
             fields = dict(parse_qsl(body)) | {"enterprise_id": team.enterprise, "enterprise_name": GRID_NAME}
             body = urlencode(fields)
         return self._post(team, body)
+
+    def quick_log(self, team: Team, text: str, user: str, name: str) -> dict[str, Any]:
+        """`/impact Customer: quote`, whose confirmation comes back in the ack (bot.deadlines):
+        the message the ack carried. Its response_url (named `name`) must get nothing, which
+        assert_kept_apart checks."""
+        confirmation = acked_message(self.command(team, text, user, name))
+        self.quick_logs.append((team, name))
+        return confirmation
 
     def replies(self, team: Team, name: str) -> list[Call]:
         path = f"/respond/{team.tag}-{name}"
@@ -365,11 +376,16 @@ def assert_calls_kept_apart(standin: SlackStandin, teams: list[Team]) -> int:
 
 
 def assert_kept_apart(world: World) -> None:
-    """assert_calls_kept_apart, and every answer to a request showed its own workspace only."""
+    """assert_calls_kept_apart, and every answer to a request (each ack's body, where a quick
+    log's confirmation travels) showed its own workspace only; each quick log was confirmed
+    once: in its ack, and nothing at its response_url."""
     checked = assert_calls_kept_apart(world.standin, list(world))
     for tag, answer in world.answers:
         assert (TAGS[1] if tag == TAGS[0] else TAGS[0]) not in answer, answer[:400]
     assert checked > 0
+    responded = {c.path for c in world.standin.attempts_to("response_url")}  # failed ones too
+    for team, name in world.quick_logs:
+        assert f"/respond/{team.tag}-{name}" not in responded, (team.tag, name)
 
 
 def assert_stories_kept_apart(world: World) -> None:
@@ -538,14 +554,19 @@ def log_everything(world: World) -> None:
             world.submit(team, "settings_modal", state, view.get("private_metadata", ""), team.boss) is None
         )
     for team in world:
-        world.command(
-            team, f"{team.only}: the {team.tag} export saved a week <@{team.colleague}>", team.author, "q1"
-        )
-        world.command(team, f"Globex: Globex's {team.tag} team closed the books early", team.author, "q2")
-    for team in world:
-        for name in ("q1", "q2"):
-            reply = world.reply(team, name)
-            assert "story_edit" in shown(reply) and team.tag in shown(reply)
+        confirmations = [
+            world.quick_log(
+                team,
+                f"{team.only}: the {team.tag} export saved a week <@{team.colleague}>",
+                team.author,
+                "q1",
+            ),
+            world.quick_log(
+                team, f"Globex: Globex's {team.tag} team closed the books early", team.author, "q2"
+            ),
+        ]
+        for confirmation in confirmations:
+            assert "story_edit" in shown(confirmation) and team.tag in shown(confirmation)
     for n, (kind, consent) in enumerate((("referral", "public"), ("complaint", "internal")), 2):
         for team in world:
             world.command(team, "", team.author, f"modal{kind}")

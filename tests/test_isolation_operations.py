@@ -154,11 +154,12 @@ def records(world: World, team: Team) -> dict[str, list[tuple[Any, ...]]]:
 def test_export_import_and_purge_touch_only_the_named_workspace(world: World, tmp_path: Path) -> None:
     alpha, bravo = world.teams["ALPHA"], world.teams["BRAVO"]
     for team in world:
-        world.command(team, f"{team.only}: the {team.tag} export saved a week", team.author, "q1")
-        world.command(team, f"Globex: Globex's {team.tag} team closed the books early", team.author, "q2")
-    for team in world:
-        world.reply(team, "q1")
-        world.reply(team, "q2")
+        logged = world.quick_log(team, f"{team.only}: the {team.tag} export saved a week", team.author, "q1")
+        assert team.only in shown(logged) and "story_edit" in shown(logged)
+        logged = world.quick_log(
+            team, f"Globex: Globex's {team.tag} team closed the books early", team.author, "q2"
+        )
+        assert f"Globex's {team.tag} team" in shown(logged) and "story_edit" in shown(logged)
     post_globex(world)
 
     # Import into one workspace: a Globex of its own, and a customer only it has.
@@ -229,8 +230,8 @@ def test_export_import_and_purge_touch_only_the_named_workspace(world: World, tm
 def test_one_workspace_uninstalling_leaves_the_other_installed_and_posting(world: World) -> None:
     alpha, bravo = world.teams["ALPHA"], world.teams["BRAVO"]
     for team in world:
-        world.command(team, f"{team.only}: the {team.tag} export saved a week", team.author, "q1")
-        world.reply(team, "q1")
+        logged = world.quick_log(team, f"{team.only}: the {team.tag} export saved a week", team.author, "q1")
+        assert team.only in shown(logged) and "story_edit" in shown(logged)
     tomorrow = (utcnow() + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
     set_schedules(world, ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[tomorrow.weekday()])
     installations = world.app.services.installations

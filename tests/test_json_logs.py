@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests import test_processes
-from tests.conftest import SECRET
+from tests.conftest import SECRET, acked_message
 from tests.signing import command_body, post_signed
 from tests.slack_standin import SlackStandin
 from tests.test_processes import posts_to, prepare, wait_until
@@ -29,8 +29,9 @@ def test_a_bot_process_logs_one_json_object_per_line(tmp_path: Path, bots: Any) 
         bot = bots("json", standin, url, LOG_FORMAT="json", LOG_LEVEL="DEBUG")
         bot.wait_healthy()
         body = command_body(text="Acme: they loved it", response_url=standin.response_url("x"))
-        assert post_signed(bot.url + "/slack/events", SECRET, body)[0] == 200
-        standin.wait_for("response_url", 1)
+        status, acked = post_signed(bot.url + "/slack/events", SECRET, body)
+        assert status == 200
+        assert acked_message(acked)["text"].startswith("Saved")  # confirmed in the ack
         wait_until(lambda: len(posts_to(standin, "C1")) == 1, 20, "the slot's post")
         bot.stop()
     lines = json_lines(bot.log.read_text())  # fails on any line that is not JSON

@@ -23,7 +23,7 @@ from domain.story import Draft
 from storage import channels, queries
 from storage.db import Database
 from storage.models import ScheduleRow, SlotClaim
-from tests.conftest import SECRET
+from tests.conftest import SECRET, acked_message
 from tests.signing import interactive_body, post_signed, view_submission_payload
 from tests.slack_standin import SlackStandin
 
@@ -250,12 +250,17 @@ def test_sigterm_in_http_mode_finishes_the_work_in_hand_and_exits_cleanly(
 
     bot = bots("http", standin, db_url)
     bot.wait_healthy()
-    # The reply after the ack is in flight (Slack takes 2 s to answer it) when the stop comes.
+    # A quick log is stored and confirmed within its ack: no work is left after it.
+    body = command_body(text="Acme: It works", response_url=standin.response_url("log"))
+    status, acked = post_signed(bot.url + "/slack/events", SECRET, body)
+    assert status == 200 and acked_message(acked)["text"].startswith("Saved")
+    # `/impact list` answers after its empty ack: that reply is in flight (Slack takes 2 s to
+    # answer it) when the stop comes.
     standin.delay("response_url", 2.0)
-    body = command_body(text="Acme: It works", response_url=standin.response_url("stop"))
-    status, _ = post_signed(bot.url + "/slack/events", SECRET, body)
-    assert status == 200
-    standin.wait_for("response_url", 1, timeout=10)
+    body = command_body(text="list", response_url=standin.response_url("stop"))
+    assert post_signed(bot.url + "/slack/events", SECRET, body) == (200, "")
+    [reply] = standin.wait_for("response_url", 1, timeout=10)
+    assert reply.path == "/respond/stop" and "It works" in json.dumps(reply.args["blocks"])
     bot.proc.send_signal(signal.SIGTERM)
     assert bot.proc.wait(20) == 0, bot.log.read_text()
     output = bot.log.read_text()

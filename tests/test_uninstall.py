@@ -16,7 +16,7 @@ from domain.story import Draft
 from storage import channels, queries
 from storage.db import Database
 from storage.models import ScheduleRow, SlotClaim
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, acked_message
 from tests.signing import event_body
 from tests.test_slots import MONDAY_9
 
@@ -130,8 +130,11 @@ def test_auth_test_is_asked_once_per_token_and_an_uninstall_still_refuses_at_onc
         body = command_body(
             text=f"Acme {n}: It works", team_id="T1", response_url=app.standin.response_url(f"r{n}")
         )
-        assert app.post(body)[0] == 200
-    app.standin.wait_for("response_url", 3)
+        status, acked = app.post(body)
+        assert status == 200
+        # Stored and confirmed in the ack, with the workspace's token authorized.
+        assert acked_message(acked)["text"].startswith("Saved")
+        assert f"Acme {n}" in json.dumps(acked_message(acked)["blocks"])
     # Bolt's authorize asked Slack who the token is once, not before every ack.
     assert len([c for c in app.standin.calls_to("auth.test") if c.token == "xoxb-of-T1"]) == 1
     with db.session() as s:

@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from storage import queries
-from tests.conftest import RunningApp, database_locked
+from tests.conftest import RunningApp, acked_message, database_locked
 from tests.signing import (
     block_action_payload,
     command_body,
@@ -48,10 +48,11 @@ def last_response(app: RunningApp, count: int = 1) -> dict[str, Any]:
 
 def test_quick_log_stores_story_and_confirms_with_edit_delete(running: RunningApp) -> None:
     started = time.monotonic()
-    status, _ = command(running, "Acme Corp: They closed the quarter a week early <@U2222|bob>")
+    status, body = command(running, "Acme Corp: They closed the quarter a week early <@U2222|bob>")
     assert status == 200
     assert time.monotonic() - started < 3
-    reply = last_response(running)
+    # The confirmation travels in the ack itself, not through response_url.
+    reply = acked_message(body)
     assert reply.get("response_type", "ephemeral") == "ephemeral"
     assert_blocks_valid(reply["blocks"])
     text = json.dumps(reply["blocks"])
@@ -62,13 +63,18 @@ def test_quick_log_stores_story_and_confirms_with_edit_delete(running: RunningAp
     assert story.quote == "They closed the quarter a week early"
     assert story.credited == ("U2222",)
     assert story.author == "U1" and story.channel == "C1" and story.kind == "praise"
+    assert running.standin.calls_to("response_url") == []
     assert_calls_match_spec(running.standin.calls)
 
 
 def test_quick_log_separators(running: RunningApp) -> None:
-    for n, text in enumerate(["Beta - fast support", "Gamma — loved it", "Delta | saved hours"], 1):
-        command(running, text)
-        last_response(running, n)
+    for customer, text in [
+        ("Beta", "Beta - fast support"),
+        ("Gamma", "Gamma — loved it"),
+        ("Delta", "Delta | saved hours"),
+    ]:
+        _, body = command(running, text)
+        assert customer in json.dumps(acked_message(body)["blocks"])
     assert sorted(s.customer for s in stories(running)) == ["Beta", "Delta", "Gamma"]
 
 
@@ -121,30 +127,31 @@ def test_help_is_ephemeral_with_examples(running: RunningApp) -> None:
 
 def test_quote_over_limit_names_limit_and_echoes_text(running: RunningApp) -> None:
     long_quote = "word " * 700
-    command(running, "Acme: " + long_quote)
-    reply = last_response(running)
+    _, body = command(running, "Acme: " + long_quote)
+    reply = acked_message(body)
     text = json.dumps(reply)
     assert "3000" in text
     assert "word word word" in text
     assert_blocks_valid(reply["blocks"])
     assert stories(running) == []
+    assert running.standin.calls_to("response_url") == []
 
 
 def test_list_and_search_show_only_this_workspace(running: RunningApp) -> None:
-    command(running, "Acme: onboarding was painless")
-    last_response(running, 1)
-    command(running, "Other: onboarding elsewhere", team_id="T999")
-    last_response(running, 2)
+    acked_message(command(running, "Acme: onboarding was painless")[1])  # confirmed in the ack
+    # Another workspace's command is refused by authorization (empty ack, refusal by response_url).
+    assert command(running, "Other: onboarding elsewhere", team_id="T999") == (200, "")
+    assert "another workspace" in json.dumps(last_response(running, 1))
     command(running, "list")
-    reply = last_response(running, 3)
+    reply = last_response(running, 2)
     assert "Acme" in json.dumps(reply) and "Other" not in json.dumps(reply)
     assert "story_edit" in json.dumps(reply)
     assert_blocks_valid(reply["blocks"])
     command(running, "search ONBOARDING")
-    reply = last_response(running, 4)
+    reply = last_response(running, 3)
     assert "Acme" in json.dumps(reply) and "Other" not in json.dumps(reply)
     command(running, "search nothing-matches")
-    assert "No stories match" in json.dumps(last_response(running, 5))
+    assert "No stories match" in json.dumps(last_response(running, 4))
 
 
 def submit(
@@ -199,8 +206,7 @@ def test_modal_saves_all_fields_and_confirms(running: RunningApp) -> None:
 
 
 def test_edit_button_opens_modal_and_update_keeps_id(running: RunningApp) -> None:
-    command(running, "Acme: first words")
-    last_response(running)
+    acked_message(command(running, "Acme: first words")[1])
     [story] = stories(running)
     action = block_action_payload("story_edit", str(story.id), response_url=running.standin.response_url("b"))
     running.post(interactive_body(action))
@@ -214,18 +220,17 @@ def test_edit_button_opens_modal_and_update_keeps_id(running: RunningApp) -> Non
 
 
 def test_delete_by_author_and_refusal_for_others(running: RunningApp) -> None:
-    command(running, "Acme: keep me")
-    last_response(running, 1)
+    acked_message(command(running, "Acme: keep me")[1])
     [story] = stories(running)
     other = block_action_payload(
         "story_delete", str(story.id), user_id="U9", response_url=running.standin.response_url("o")
     )
     running.post(interactive_body(other))
-    assert "Only the author or a manager" in json.dumps(last_response(running, 2))
+    assert "Only the author or a manager" in json.dumps(last_response(running, 1))
     assert len(stories(running)) == 1
     mine = block_action_payload("story_delete", str(story.id), response_url=running.standin.response_url("m"))
     running.post(interactive_body(mine))
-    assert "Deleted" in json.dumps(last_response(running, 3))
+    assert "Deleted" in json.dumps(last_response(running, 2))
     assert stories(running) == []
 
 
@@ -309,15 +314,15 @@ def test_healthz_is_503_when_the_database_does_not_answer(make_app: Any) -> None
         raise AssertionError("expected 503")
     except urllib.error.HTTPError as e:
         assert e.code == 503
-    # Slack requests are still acknowledged, with an apology.
-    status, _ = command(app, "Acme: said while the database is down")
+    # Slack requests are still acknowledged, with an apology: in the ack, as the refusal is fast.
+    status, body = command(app, "Acme: said while the database is down")
     assert status == 200
-    assert "Sorry" in json.dumps(last_response(app))
+    reply = json.dumps(acked_message(body))
+    assert "Sorry" in reply and "said while the database is down" in reply
 
 
 def test_only_author_or_manager_can_save_an_edit(running: RunningApp) -> None:
-    command(running, "Acme: original words")
-    last_response(running)
+    acked_message(command(running, "Acme: original words")[1])
     [story] = stories(running)
     meta = {"story_id": story.id, "channel": "C1", "response_url": running.standin.response_url("e")}
     status, body = submit(running, {"customer": "Acme", "quote": "vandalised"}, meta=meta, user_id="U9")

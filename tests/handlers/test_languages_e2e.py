@@ -24,7 +24,7 @@ from bot.messages import EN, t
 from bot.prompts import builtin_prompts
 from domain.schedule import ChannelSchedule
 from storage import channels, queries
-from tests.conftest import RunningApp
+from tests.conftest import RunningApp, acked_message
 from tests.signing import (
     block_action_payload,
     command_body,
@@ -230,9 +230,9 @@ def test_a_new_user_meets_only_their_language(make_app: Any, db: Any, lang: str)
     helped = json.loads(command(app, "help"))
     assert t("help", lang).split("\n")[0] in assert_speaks(lang, helped)
 
-    # Quick log: the confirmation, its Edit and Delete buttons and the delete dialog.
-    command(app, f"{customer}: {quote}", name="log")
-    confirmation = reply(app, "log")
+    # Quick log: the confirmation (in the ack), its Edit and Delete buttons and the delete dialog.
+    confirmation = acked_message(command(app, f"{customer}: {quote}", name="log"))
+    assert replies(app, "log") == []
     assert_blocks_valid(confirmation["blocks"])
     said = assert_speaks(lang, confirmation, typed)
     for mid in ("saved", "button.edit", "button.delete", "confirm.delete_title", "confirm.delete_no"):
@@ -308,8 +308,10 @@ def test_a_german_user_in_an_english_workspace_and_a_dutch_channel(running: Runn
     )
     asked = [c for c in standin.calls_to("users.info") if c.args.get("user") == "U0ANN"]
     assert asked and all(str(c.args.get("include_locale")).lower() in ("1", "true") for c in asked)
-    command(running, "Acme: Our invoices now go out a day earlier <@U0NL> <@U0EN>", name="log")
-    assert reply(running, "log")["text"] == "Gespeichert. So erscheint die Kundenstimme:"
+    logged = acked_message(
+        command(running, "Acme: Our invoices now go out a day earlier <@U0NL> <@U0EN>", name="log")
+    )
+    assert logged["text"] == "Gespeichert. So erscheint die Kundenstimme:"
 
     # The manager (de-AT) sets a Dutch channel; the confirmation is German, dates German too.
     saved = schedule_channel(running, "C0NL", "nl")

@@ -67,20 +67,25 @@ def test_help_is_the_ack_itself(services: Services) -> None:
     client.assert_not_called()
 
 
-def test_quick_log_acks_first_then_stores_and_confirms(services: Services) -> None:
+def test_quick_log_stores_first_then_confirms_in_the_ack(services: Services) -> None:
     ack, respond, client = fakes()
-    order: list[str] = []
-    ack.side_effect = lambda *a, **k: order.append("ack")
-    respond.side_effect = lambda *a, **k: order.append("respond")
+
+    def live() -> list[Any]:
+        with services.db.session() as s:
+            return list(queries.live_stories(s, queries.workspace_id(s, "T111")))
+
+    stored_when_acked: list[list[Any]] = []
+    ack.side_effect = lambda *a, **k: stored_when_acked.append(live())
     handle_impact(
         services, ack, command("Acme: they shipped a week early"), respond, client, context_for(services)
     )
-    assert order == ["ack", "respond"]
-    ack.assert_called_once_with()
-    assert "Acme" in str(respond.call_args.kwargs["blocks"])
-    with services.db.session() as s:
-        [story] = queries.live_stories(s, queries.workspace_id(s, "T111"))
+    ack.assert_called_once()
+    assert "Acme" in str(ack.call_args.kwargs["blocks"]) and ack.call_args.kwargs["text"]
+    [[story]] = stored_when_acked  # the story was stored when the confirmation went out in the ack
     assert (story.customer, story.quote, story.author) == ("Acme", "they shipped a week early", "U1")
+    assert live() == [story]
+    respond.assert_not_called()
+    assert client.method_calls == []  # nothing else to tell Slack about a praise story
 
 
 def test_empty_command_opens_the_modal_and_a_timeout_is_told_with_the_text(services: Services) -> None:
