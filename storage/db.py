@@ -65,9 +65,9 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._probe = _SingleFlight(self._select_one)
         # SQLite: this process's writes queue up and commit in groups (storage.group_commit).
-        self._group: GroupCommit | None = None
-        if self.engine.dialect.name == "sqlite":
-            self._group = GroupCommit(self.engine, SQLITE_BUSY_MS / 1000)
+        # The hot path's writes queue up and commit in groups (storage.group_commit).
+        turn = SQLITE_BUSY_MS / 1000 if self.engine.dialect.name == "sqlite" else POOL_TIMEOUT_S
+        self._group = GroupCommit(self.engine, turn)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -84,17 +84,15 @@ class Database:
 
     def write(self, work: Callable[[Connection], T]) -> T:
         """Run the hot path's write, `work(conn)`, in a transaction; return what it returned
-        once committed. On SQLite, writes that wait at the same moment share one transaction
-        and one sync of the disk (storage.group_commit).
+        once committed. Writes that wait at the same moment share one transaction
+        (storage.group_commit): on SQLite one sync of the disk, on PostgreSQL one BEGIN and
+        one COMMIT, for the group.
 
         Not in autocommit, though one statement would be atomic alone: a statement whose answer
         is lost (a partition, the answer deadline) could still commit on the server after the
         user was told nothing was saved; without its COMMIT the server rolls it back.
         """
-        if self._group is not None:
-            return self._group.run(work)
-        with self.engine.begin() as conn:
-            return work(conn)
+        return self._group.run(work)
 
     def ping(self, deadline: float = PING_DEADLINE_S) -> bool:
         """True when the database answers `SELECT 1` within `deadline` seconds.

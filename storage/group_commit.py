@@ -1,11 +1,13 @@
-"""Group commit for SQLite: writes that wait at the same moment share one transaction.
+"""Group commit: writes that wait at the same moment share one transaction.
 
 SQLite lets one connection write at a time, and with `synchronous=FULL` (the default, kept:
-a story the user saw confirmed survives a power cut) every commit waits for the disk. Under
-load each write would wait for every earlier one's sync in turn. Here the writes of this
-process queue up; whoever holds the turn commits everything queued by then in one
-transaction, one sync for all, and wakes their threads. A write that waits finds its result
-already there, or takes the next turn itself.
+a story the user saw confirmed survives a power cut) every commit waits for the disk, so under
+load each write would wait for every earlier one's sync in turn. On PostgreSQL a write alone
+is three round trips (BEGIN, the statement, COMMIT), each a turn for the GIL and the server.
+Here the writes of this process queue up; whoever holds the turn commits everything queued by
+then in one transaction, one sync and one BEGIN/COMMIT for all, and wakes their threads. A
+write that waits finds its result already there, or takes the next turn itself. With no
+other write waiting, a write is its own group, as it would be without this.
 
 Every write is run whole, or not at all: when the shared transaction fails because of one
 write (a constraint, bad data), each is run again alone in its own transaction, so only that
@@ -26,6 +28,7 @@ log = logging.getLogger("impact.storage")
 
 T = TypeVar("T")
 _UNSET: Any = object()
+TAKEN_WAIT_SECONDS = 30.0  # a write in a group being committed waits this long for the outcome
 
 
 class DatabaseBusy(exc.SQLAlchemyError):
@@ -68,8 +71,9 @@ class GroupCommit:
                 if write in self._queued:  # nobody took it: give up, nothing was written
                     self._queued.remove(write)
                     raise DatabaseBusy(f"this process's writes held the database for {self.busy_seconds:g} s")
-            # A turn holder took it and is committing it: its commit decides.
-            if not write.done.wait(self.busy_seconds):
+            # A turn holder took it and is committing it: its commit decides. Every statement
+            # there has its own deadline, so this ends; the bound is for a disk that hangs.
+            if not write.done.wait(TAKEN_WAIT_SECONDS):
                 raise DatabaseBusy("a shared commit did not finish; this write may or may not be stored")
             return write.outcome()
         try:
