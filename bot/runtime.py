@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import logging
+import os
 import signal
 import socket
 import threading
@@ -20,8 +22,28 @@ from storage.db import Database
 log = logging.getLogger("impact")
 
 
+# glibc gives each thread that meets contention a malloc arena of its own, up to 8 per core;
+# memory freed in one stays mapped there. With ~40 threads (HTTP, listeners, scheduler) the
+# bot's RSS then creeps up for as long as it runs (bench/README.md "bench.memory").
+MALLOC_ARENAS = 2
+M_ARENA_MAX = -8  # glibc's mallopt parameter number
+
+
+def limit_malloc_arenas() -> bool:
+    """Cap glibc's malloc arenas before any thread starts, as MALLOC_ARENA_MAX=2 would; an
+    operator's own MALLOC_ARENA_MAX wins. False where this is not glibc (nothing to do)."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return False
+    return bool(mallopt(M_ARENA_MAX, MALLOC_ARENAS))
+
+
 def run(settings: Settings, db: Database) -> None:
     """Run until interrupted; StartupError (one line) when Slack or the listen address refuse."""
+    limit_malloc_arenas()
     try:
         identity = check_slack(settings)
         services = build_services(settings, db)
