@@ -75,7 +75,7 @@ QUICK_LOG_BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("database: sessions, commit, connection pool", ("sqlalchemy/", "storage/")),
     ("quick log parsed and validated", ("bot/quicklog.py", "bot/story.py", "domain/")),
     ("listener rest (Bolt's runner, handlers, language)", ("run_ack_function",)),
-    ("Bolt up to the ack (parse, authorize, middleware, wait for ack)", ("slack_bolt/",)),
+    ("Bolt (parse, authorize, middleware, runner, wait for the ack)", ("slack_bolt/",)),
     ("request guard before Bolt (bot/http_guard)", ("bot/http_guard.py",)),
     ("waitress (HTTP parsing, socket I/O)", ("waitress/",)),
     ("logging", ("logging/",)),
@@ -94,9 +94,9 @@ class Profile:
 def thread_group(name: str) -> str:
     """Which part of the server a thread is, from its name."""
     if name.startswith("waitress"):
-        return "HTTP threads (up to the ack)"
+        return "HTTP threads (request in, wait for the ack, answer out)"
     if name.startswith(("impact-listener", "ThreadPoolExecutor")):
-        return "listener threads (after the ack)"
+        return "listener threads (the listener: store, confirm, ack)"
     if name == "MainThread":
         return "main thread (waitress socket loop)"
     return f"other ({name})"
