@@ -75,13 +75,6 @@ class Database:
         with self.sessions() as session, session.begin():
             yield session
 
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One short transaction on a pooled connection, without an ORM session: committed on
-        success, rolled back on any error."""
-        with self.engine.begin() as conn:
-            yield conn
-
     def write(self, work: Callable[[Connection], T]) -> T:
         """Run the hot path's write, `work(conn)`, in a transaction; return what it returned
         once committed. Writes that wait at the same moment share one transaction

@@ -23,16 +23,13 @@ workspace bears its tag).
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import select
@@ -53,6 +50,7 @@ from tests.test_isolation import (
     assert_calls_kept_apart,
     browse,
     choice,
+    open_install_page,
     shown,
     text_input,
 )
@@ -69,16 +67,7 @@ SWEEP_SECONDS = 1
 
 def install_through(bot: BotProcess, standin: SlackStandin, team: Team, code: str) -> None:
     """Install the app in `team` through this process's install page, as a browser does."""
-    status, headers, page = browse(bot.url + "/slack/install")
-    assert status == 200, page
-    cookie = headers["Set-Cookie"].split(";")[0]
-    name, _, state = cookie.partition("=")
-    assert name == "slack-app-oauth-state" and state
-    [link] = re.findall(r'href="([^"]*/oauth/v2/authorize\?[^"]*)"', page)
-    link = html.unescape(link)
-    assert link.startswith(standin.base_url.removesuffix("api/") + "oauth/v2/authorize?"), link
-    query = parse_qs(urlsplit(link).query)
-    assert query["client_id"] == [CLIENT_ID] and query["state"] == [state]
+    cookie, state, query = open_install_page(bot.url, standin)
     # The installer approves the scopes in their workspace; Slack redirects back with a code.
     grant = standin.grant_code(
         code,

@@ -66,7 +66,7 @@ def kept_for_the_next_post(app: RunningApp) -> None:
 
 
 def stories_by_team(app: RunningApp) -> dict[str, list[str]]:
-    with app.db.transaction() as conn:
+    with app.db.engine.begin() as conn:
         rows = conn.execute(
             select(Workspace.team_id, StoryRow.quote)
             .join(Workspace, StoryRow.workspace_id == Workspace.id)
@@ -130,7 +130,7 @@ def test_a_list_whose_kept_alive_connection_drops_is_not_sent_again(
 
 def test_a_workspace_row_deleted_by_hand_is_looked_up_again_not_reused(running: RunningApp) -> None:
     assert quick_log(running, "Acme: before", "before")["text"].startswith("Saved")
-    with running.db.transaction() as conn:
+    with running.db.engine.begin() as conn:
         [cached] = conn.execute(select(Workspace.id).where(Workspace.team_id == "T111")).scalars()
         conn.execute(delete(Workspace).where(Workspace.id == cached))  # its stories go with it
         # Another team's row takes the freed id where the database reuses ids (SQLite does).

@@ -21,7 +21,7 @@ class Clock:
 
 
 def count_workspaces(db: Database) -> int:
-    with db.transaction() as conn:
+    with db.engine.begin() as conn:
         return int(conn.scalar(select(func.count()).select_from(Workspace)) or 0)
 
 
@@ -30,7 +30,7 @@ def test_an_id_is_looked_up_once_per_team_and_enterprise(db: Database) -> None:
     first = cache.workspace_id("T1")
     other = cache.workspace_id("T1", "E1")
     assert first != other and count_workspaces(db) == 2
-    with db.transaction() as conn:  # were it read again, the renamed row would not be found
+    with db.engine.begin() as conn:  # were it read again, the renamed row would not be found
         conn.execute(update(Workspace).where(Workspace.id == first).values(team_id="T1-renamed"))
     assert cache.workspace_id("T1") == first
     cache.forget("T1", "", first)
@@ -42,7 +42,7 @@ def test_a_language_changed_elsewhere_is_seen_within_the_ttl(db: Database) -> No
     cache = queries.WorkspaceCache(db, clock=clock)
     ws = cache.workspace_id("T1")
     assert cache.language(ws) is None
-    with db.transaction() as conn:  # as another process sharing the database would
+    with db.engine.begin() as conn:  # as another process sharing the database would
         conn.execute(update(Workspace).where(Workspace.id == ws).values(language="de"))
     clock.now += queries.LANGUAGE_TTL_SECONDS - 0.1
     assert cache.language(ws) is None
@@ -63,7 +63,7 @@ def test_insert_story_stores_only_in_the_teams_own_row(db: Database) -> None:
     cache = queries.WorkspaceCache(db)
     ws = cache.workspace_id("T1")
     draft = Draft(customer="Acme", quote="It saved us a week", tags=("export",), credited=("U2222",))
-    with db.transaction() as conn:
+    with db.engine.begin() as conn:
         story = queries.insert_story(conn, ws, "T1", "", draft, author="U1", channel="C1")
         assert queries.insert_story(conn, ws, "T2", "", draft, author="U1") is None
         assert queries.insert_story(conn, ws, "T1", "E1", draft, author="U1") is None

@@ -17,7 +17,7 @@ from storage import claims, outbox, pacing
 from storage.db import Database
 from storage.models import OwedDM, PostRow, StoryRow
 from tests.slack_standin import SlackStandin
-from tests.test_slots import MONDAY_9, add_story, posts_to, scheduler, schedules, setup_channel
+from tests.test_slots import MONDAY_9, add_story, posts_to, scheduler, schedules, setup_channel, sweep_racing
 
 SOON = MONDAY_9 + timedelta(seconds=5)
 AUTHOR, COLLEAGUE = "U0AUTHOR", "U0CRED"
@@ -137,21 +137,7 @@ def test_racing_processes_send_each_dm_once(any_db: Database, standin: SlackStan
     for channel in channels:
         setup_channel(any_db, channel)
     add_story(any_db, author=AUTHOR, credited=[COLLEAGUE])
-    databases = [Database(any_db.url) for _ in range(3)]
-    workers = [scheduler(standin, d) for d in databases]
-    barrier = threading.Barrier(len(workers))
-
-    def run(worker: SlotScheduler) -> None:
-        barrier.wait()
-        worker.sweep(schedules(any_db), now=SOON)
-
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    for d in databases:
-        d.dispose()
+    sweep_racing(any_db, standin, 3, SOON)
     assert all(len(posts_to(standin, c)) == 1 for c in channels)
     assert len(dm_attempts(standin, AUTHOR)) == 1 and len(dm_attempts(standin, COLLEAGUE)) == 1
     assert all(f"<#{c}>" in dms_to(standin, AUTHOR)[0].args["text"] for c in channels)

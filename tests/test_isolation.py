@@ -267,7 +267,13 @@ def browse(url: str, cookie: str = "") -> tuple[int, dict[str, str], str]:
 
 def start_install(app: RunningApp) -> tuple[str, str, dict[str, list[str]]]:
     """Open /slack/install: (state cookie, its state, the "Add to Slack" link's query)."""
-    status, headers, page = browse(app.url + "/slack/install")
+    return open_install_page(app.url, app.standin)
+
+
+def open_install_page(url: str, standin: SlackStandin) -> tuple[str, str, dict[str, list[str]]]:
+    """Open `url`/slack/install as a browser does: (state cookie, its state, the "Add to
+    Slack" link's query), checking the link goes to the stand-in's host with this app's id."""
+    status, headers, page = browse(url + "/slack/install")
     assert status == 200, page
     cookie = headers["Set-Cookie"].split(";")[0]
     name, _, state = cookie.partition("=")
@@ -275,7 +281,7 @@ def start_install(app: RunningApp) -> tuple[str, str, dict[str, list[str]]]:
     [link] = re.findall(r'href="([^"]*/oauth/v2/authorize\?[^"]*)"', page)
     link = html.unescape(link)
     # The link goes to SLACK_API_URL's host with this app's client id and the same state.
-    assert link.startswith(app.standin.base_url.removesuffix("api/") + "oauth/v2/authorize?")
+    assert link.startswith(standin.base_url.removesuffix("api/") + "oauth/v2/authorize?"), link
     query = parse_qs(urlsplit(link).query)
     assert query["client_id"] == [CLIENT_ID] and query["state"] == [state]
     return cookie, state, query

@@ -102,16 +102,12 @@ def test_slot_posts_once_and_not_again_after_restart(any_db: Database, standin: 
     assert_calls_match_spec(standin.calls)
 
 
-def test_racing_processes_post_each_slot_once(any_db: Database, standin: SlackStandin) -> None:
-    channels = [f"C{i}" for i in range(1, 6)]
-    for channel in channels:
-        setup_channel(any_db, channel)
-    add_story(any_db)
-    # Separate engines, as separate processes have.
-    databases = [Database(any_db.url) for _ in range(4)]
+def sweep_racing(any_db: Database, standin: SlackStandin, processes: int, now: datetime) -> None:
+    """`processes` schedulers, each on an engine of its own as separate processes have, sweep
+    the same due slots at the same moment."""
+    databases = [Database(any_db.url) for _ in range(processes)]
     workers = [scheduler(standin, d) for d in databases]
     barrier = threading.Barrier(len(workers))
-    now = MONDAY_9 + timedelta(seconds=3)
 
     def run(worker: SlotScheduler) -> None:
         barrier.wait()
@@ -124,6 +120,14 @@ def test_racing_processes_post_each_slot_once(any_db: Database, standin: SlackSt
         thread.join(60)
     for d in databases:
         d.dispose()
+
+
+def test_racing_processes_post_each_slot_once(any_db: Database, standin: SlackStandin) -> None:
+    channels = [f"C{i}" for i in range(1, 6)]
+    for channel in channels:
+        setup_channel(any_db, channel)
+    add_story(any_db)
+    sweep_racing(any_db, standin, 4, MONDAY_9 + timedelta(seconds=3))
     for channel in channels:
         assert len(posts_to(standin, channel)) == 1, channel
     assert {c.status for c in claims(any_db)} == {"posted"}
